@@ -1,0 +1,110 @@
+"""Checks on parameters and arrays, run before any expensive work.
+
+Every error names the argument and says what was wrong with it.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+
+#: Integers beyond this magnitude are not exactly representable in float32.
+_FLOAT32_EXACT_INT = 2**24
+
+
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name}: must be {bound}, got {value!r}")
+    return int(value)
+
+
+def check_float(
+    name: str,
+    value: Any,
+    low: float,
+    high: float = math.inf,
+    low_inclusive: bool = True,
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    too_low = value < low if low_inclusive else value <= low
+    if not math.isfinite(value) or too_low or value > high:
+        lower = "[" if low_inclusive else "("
+        raise ValueError(f"{name}: must be finite and in {lower}{low}, {high}], got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_array(X: Any, name: str = "X") -> np.ndarray:
+    """Validate a 2-D numeric array and return it as float64 numpy, no data lost.
+
+    Accepts numpy arrays, torch tensors, pandas DataFrames and array-likes of real
+    numbers (float16/32/64 or integers exactly representable in float32).
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    elif hasattr(X, "to_numpy") and hasattr(X, "dtypes"):
+        non_numeric = [
+            str(col)
+            for col, dt in zip(X.columns, X.dtypes, strict=True)
+            if not (np.issubdtype(dt, np.number) and not np.issubdtype(dt, np.bool_))
+        ]
+        if non_numeric:
+            raise TypeError(f"{name}: non-numeric columns {non_numeric}")
+        X = X.to_numpy()
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"{name}: cannot be read as a numeric array ({err})") from None
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected real numbers (float or int), got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name}: expected a 2-D array (n_samples, n_features), got shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: empty array of shape {arr.shape}")
+    if arr.dtype.kind in "iu":
+        if arr.size and np.abs(arr).max() > _FLOAT32_EXACT_INT:
+            raise ValueError(
+                f"{name}: integer values beyond +/-2**24 would lose precision in float32; "
+                "scale them or pass floats"
+            )
+    elif not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name}: contains NaN or infinity (first at row {bad[0]}, column {bad[1]})"
+        )
+    return arr.astype(np.float64, copy=False)
+
+
+def resolve_dtype(dtype: Any) -> torch.dtype:
+    """'float32' / 'float64' (or the numpy / torch dtype) as a torch dtype."""
+    mapping = {
+        "float32": torch.float32,
+        "float64": torch.float64,
+        torch.float32: torch.float32,
+        torch.float64: torch.float64,
+    }
+    key = dtype
+    if not isinstance(dtype, (str, torch.dtype)):
+        try:
+            key = np.dtype(dtype).name
+        except TypeError:
+            key = None
+    if key not in mapping:
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+    return mapping[key]

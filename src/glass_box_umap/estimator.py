@@ -1,0 +1,469 @@
+"""GlassBoxUMAP: a parametric UMAP whose encoder explains every coordinate exactly.
+
+The story of a fit:
+
+1. check parameters and data (nothing expensive happens before this passes);
+2. centre the data on its mean and, optionally, project it on its first principal axes;
+3. build UMAP's fuzzy nearest-neighbour graph (:mod:`.graph`);
+4. train a locally linear encoder with the UMAP loss on weighted edge batches drawn
+   on the training device (:mod:`.training`);
+5. keep the lowest-loss weights and embed the training data.
+
+Because the encoder (and the PCA projection before it) is bias-free and piecewise
+linear, ``f(x - mean) = J(x) (x - mean)``: the contributions returned by
+:meth:`GlassBoxUMAP.compute_contributions` sum exactly to the embedding and explain
+where a sample lands *relative to where the mean sample lands* (the origin).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import secrets
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
+from torch import nn
+
+from . import _validation as check
+from .attribution import contributions as _contributions
+from .encoders import build_encoder, get_encoder_class
+from .graph import METRICS, EdgeList, build_graph
+from .loss import find_ab_params
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Callback
+
+
+class _GlassBox(nn.Module):
+    """Optional fixed linear projection (the PCA), then the encoder; no offsets anywhere.
+
+    Input: centred samples of shape (n, n_features). Output: (n, n_components).
+    """
+
+    def __init__(self, encoder: nn.Module, projection: torch.Tensor | None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        if projection is None:
+            self.projection = None
+        else:
+            self.projection = nn.Linear(projection.shape[1], projection.shape[0], bias=False)
+            self.projection.weight.data.copy_(projection)
+            self.projection.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.projection is not None:
+            x = self.projection(x)
+        return self.encoder(x)
+
+
+class GlassBoxUMAP(TransformerMixin, BaseEstimator):
+    """Parametric UMAP with a locally linear encoder and exact feature contributions.
+
+    Every parameter is a plain attribute: set it at construction or afterwards, and it
+    takes effect at the next :meth:`fit`. Parameters are checked when ``fit`` runs.
+
+    Parameters
+    ----------
+    n_neighbors : int, default 15
+        Neighbours per point in the high-dimensional graph, the point itself included.
+    min_dist : float, default 0.1
+        How tightly points may pack in the embedding (in [0, 1]).
+    metric : {'euclidean', 'cosine', 'manhattan', 'correlation'}, default 'euclidean'
+        Distance for the nearest-neighbour graph.
+    n_components : int, default 2
+        Dimension of the embedding.
+    negative_sample_rate : int, default 5
+        Negative pairs per sampled edge.
+    repulsion_strength : float, default 1.0
+        Weight of the repulsive term of the loss.
+    pca_components : int or None, default None
+        If set, inputs are projected on this many principal axes before the encoder.
+        Contributions are still reported per original feature.
+    encoder_name : str, default 'default'
+        Registered encoder; ``'default'`` is a bias-free MLP with PReLU.
+    encoder_kwargs : dict, default {}
+        Passed to the encoder, e.g. ``{'hidden_size': 64, 'n_hidden_layers': 1}``.
+    lr : float, default 1e-3
+        Adam learning rate.
+    epochs : int, default 200
+        Passes over the graph; one epoch draws as many edges as the graph has.
+    batch_size : int, default 10_000
+        Edges per gradient step; also samples per chunk at inference.
+    num_batches : int or None, default None
+        Caps the steps per epoch.
+    num_workers : int, default 0
+        Workers of the step-counting data loader. Batches are built on the training
+        device, so workers bring no speed; the parameter exists for API compatibility.
+    checkpoint_dir : path or None, default None
+        Lightning checkpoints (``checkpoints/``) and TensorBoard event files
+        (``tensorboard/``) go here; a temporary directory, deleted after fit, if None.
+    restore_best_weights : bool, default True
+        End training with the weights of the lowest-loss epoch.
+    random_state : int or None, default None
+        Seed for weights, sampling and PCA. The same seed gives bit-identical
+        embeddings on CPU; the global RNG state is left untouched either way.
+    quiet : bool, default False
+        Print nothing at all; otherwise show a progress bar.
+    extra_callbacks : list of lightning.pytorch.Callback, default []
+        Added to the trainer's callbacks.
+
+    Attributes
+    ----------
+    embedding_ : ndarray of shape (n_samples, n_components), float32
+        The training data's embedding (with the restored weights).
+    mean_ : ndarray of shape (n_features,), float64
+        Training mean, subtracted before the encoder; the mean sample embeds at 0.
+    pca_components_ : ndarray of shape (pca_components, n_features) or None
+    encoder_ : nn.Module
+        The trained encoder (on CPU, eval mode).
+    graph_ : EdgeList
+        The fuzzy graph trained on.
+    a_, b_ : float
+        Embedding similarity curve ``1 / (1 + a d^(2b))`` fitted from ``min_dist``.
+    history_ : dict of lists
+        Per-epoch ``epoch``, ``loss``, ``attraction``, ``repulsion``, ``time``, ``lr``.
+    best_epoch_ : int or None
+        The epoch whose weights were restored.
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        *,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        metric: str = "euclidean",
+        n_components: int = 2,
+        negative_sample_rate: int = 5,
+        repulsion_strength: float = 1.0,
+        pca_components: int | None = None,
+        encoder_name: str = "default",
+        encoder_kwargs: dict[str, Any] = {},  # noqa: B006 - documented default, never mutated
+        lr: float = 1e-3,
+        epochs: int = 200,
+        batch_size: int = 10_000,
+        num_batches: int | None = None,
+        num_workers: int = 0,
+        checkpoint_dir: Path | str | None = None,
+        restore_best_weights: bool = True,
+        random_state: int | None = None,
+        quiet: bool = False,
+        extra_callbacks: list[Callback] = [],  # noqa: B006 - documented default, never mutated
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.n_components = n_components
+        self.negative_sample_rate = negative_sample_rate
+        self.repulsion_strength = repulsion_strength
+        self.pca_components = pca_components
+        self.encoder_name = encoder_name
+        self.encoder_kwargs = encoder_kwargs
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.num_batches = num_batches
+        self.num_workers = num_workers
+        self.checkpoint_dir = checkpoint_dir
+        self.restore_best_weights = restore_best_weights
+        self.random_state = random_state
+        self.quiet = quiet
+        self.extra_callbacks = extra_callbacks
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> dict[str, Any]:
+        """Validated copies of all parameters; raises naming the first bad one."""
+        p: dict[str, Any] = {}
+        p["n_neighbors"] = check.check_int("n_neighbors", self.n_neighbors, 2)
+        p["min_dist"] = check.check_float("min_dist", self.min_dist, 0.0, 1.0)
+        if self.metric not in METRICS:
+            raise ValueError(f"metric: unknown metric {self.metric!r}; available: {list(METRICS)}")
+        p["metric"] = self.metric
+        p["n_components"] = check.check_int("n_components", self.n_components, 1)
+        p["negative_sample_rate"] = check.check_int(
+            "negative_sample_rate", self.negative_sample_rate, 1
+        )
+        p["repulsion_strength"] = check.check_float(
+            "repulsion_strength", self.repulsion_strength, 0.0
+        )
+        p["pca_components"] = (
+            None
+            if self.pca_components is None
+            else check.check_int("pca_components", self.pca_components, 1)
+        )
+        get_encoder_class(self.encoder_name)
+        p["encoder_name"] = self.encoder_name
+        if not isinstance(self.encoder_kwargs, Mapping):
+            raise TypeError(
+                f"encoder_kwargs: expected a dict, got {type(self.encoder_kwargs).__name__}"
+            )
+        p["encoder_kwargs"] = dict(self.encoder_kwargs)
+        p["lr"] = check.check_float("lr", self.lr, 0.0, low_inclusive=False)
+        p["epochs"] = check.check_int("epochs", self.epochs, 1)
+        p["batch_size"] = check.check_int("batch_size", self.batch_size, 1)
+        p["num_batches"] = (
+            None
+            if self.num_batches is None
+            else check.check_int("num_batches", self.num_batches, 1)
+        )
+        p["num_workers"] = check.check_int("num_workers", self.num_workers, 0)
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, Path)):
+            raise TypeError(
+                f"checkpoint_dir: expected a path or None, got {type(self.checkpoint_dir).__name__}"
+            )
+        p["checkpoint_dir"] = self.checkpoint_dir
+        p["restore_best_weights"] = check.check_bool(
+            "restore_best_weights", self.restore_best_weights
+        )
+        p["random_state"] = (
+            None
+            if self.random_state is None
+            else check.check_int("random_state", self.random_state, 0, 2**63 - 1)
+        )
+        p["quiet"] = check.check_bool("quiet", self.quiet)
+        from lightning.pytorch import Callback
+
+        callbacks = self.extra_callbacks
+        if not isinstance(callbacks, (list, tuple)) or not all(
+            isinstance(cb, Callback) for cb in callbacks
+        ):
+            raise TypeError("extra_callbacks: expected a list of lightning.pytorch.Callback")
+        p["extra_callbacks"] = list(callbacks)
+        return p
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "encoder_"):
+            raise ValueError(
+                "This GlassBoxUMAP instance is not fitted yet: call fit(X) before using it."
+            )
+
+    def _check_transform_input(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        X = check.check_array(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X: has {X.shape[1]} features, but this model was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return X
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: None = None) -> GlassBoxUMAP:
+        """Learn the graph of ``X`` and train the encoder on it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Float or integer data: numpy, torch or pandas.
+        y : None
+            Not used; supervised UMAP is not supported.
+
+        Returns
+        -------
+        self
+        """
+        p = self._check_params()
+        X = check.check_array(X)
+        # Lightning takes seconds to import; pay for it only when training.
+        from .training import UMAPModule, steps_per_epoch, train
+
+        if y is not None:
+            raise ValueError("y: supervised fitting is not supported; call fit(X)")
+        n_samples, n_features = X.shape
+        if n_samples < p["n_neighbors"] + 1:
+            raise ValueError(
+                f"X: has {n_samples} samples, but n_neighbors={p['n_neighbors']} needs "
+                f"at least {p['n_neighbors'] + 1}"
+            )
+        if p["pca_components"] is not None and p["pca_components"] > min(n_samples, n_features):
+            raise ValueError(
+                f"pca_components: {p['pca_components']} exceeds min(n_samples, n_features) "
+                f"= {min(n_samples, n_features)}"
+            )
+        seed = p["random_state"] if p["random_state"] is not None else secrets.randbits(62)
+        init_seed, sample_seed, pca_seed = np.random.SeedSequence(seed).generate_state(3)
+
+        mean = X.mean(axis=0)
+        centred = X - mean
+        components = None
+        if p["pca_components"] is not None:
+            pca = PCA(n_components=p["pca_components"], random_state=int(pca_seed))
+            components = pca.fit(centred).components_
+        device = _training_device()
+        projection = (
+            None if components is None else torch.as_tensor(components, dtype=torch.float32)
+        )
+        inputs = torch.as_tensor(centred, dtype=torch.float32)
+        if projection is not None:
+            inputs = inputs @ projection.T
+        edges = build_graph(inputs.numpy(), p["n_neighbors"], p["metric"], seed, device)
+        a, b = find_ab_params(1.0, p["min_dist"])
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(init_seed))
+            encoder = build_encoder(
+                p["encoder_name"], inputs.shape[1], p["n_components"], p["encoder_kwargs"]
+            )
+            steps = steps_per_epoch(len(edges.head), p["batch_size"], p["num_batches"])
+            module = UMAPModule(
+                encoder,
+                inputs,
+                edges,
+                a,
+                b,
+                p["negative_sample_rate"],
+                p["repulsion_strength"],
+                p["lr"],
+                p["batch_size"],
+                steps,
+                int(sample_seed) % 2**62,
+                p["num_workers"],
+            )
+            with _checkpoint_directory(p["checkpoint_dir"]) as ckpt_dir:
+                history, best_epoch = train(
+                    module,
+                    p["epochs"],
+                    ckpt_dir,
+                    p["quiet"],
+                    p["restore_best_weights"],
+                    p["extra_callbacks"],
+                )
+        encoder = encoder.cpu().eval()
+        if not all(torch.isfinite(t).all() for t in encoder.state_dict().values()):
+            raise FloatingPointError(
+                "training diverged: the encoder weights are not finite; try a lower lr"
+            )
+
+        # Commit only now, so that a failed fit leaves a previous model intact.
+        self.mean_ = mean
+        self.pca_components_ = components
+        self.encoder_ = encoder
+        self._model = _GlassBox(encoder, projection).eval()
+        self.graph_ = edges
+        self.a_, self.b_ = a, b
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.n_features_in_ = n_features
+        self.embedding_ = self._embed(X)
+        return self
+
+    def fit_transform(self, X: Any, y: None = None) -> np.ndarray:
+        """Fit on ``X`` and return its embedding, shape (n_samples, n_components)."""
+        return self.fit(X, y).embedding_
+
+    # ------------------------------------------------------------------ inference
+    def _chunks(self, n: int):
+        size = (
+            self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 10_000
+        )
+        return (slice(start, start + size) for start in range(0, n, size))
+
+    def _embed(self, X: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            pieces = [
+                self._model(torch.as_tensor(X[rows] - self.mean_, dtype=torch.float32)).numpy()
+                for rows in self._chunks(X.shape[0])
+            ]
+        return np.concatenate(pieces)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed new data with the trained encoder (a pure forward pass).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        embedding : ndarray of shape (n_samples, n_components), float32
+        """
+        return self._embed(self._check_transform_input(X))
+
+    def compute_contributions(
+        self,
+        X: Any,
+        reduction: str | None = None,
+        dtype: str | torch.dtype = "float32",
+    ) -> np.ndarray:
+        """Exact per-feature contributions to each embedding coordinate.
+
+        ``C[i, k, j] = J(x_i)[k, j] * (x_i - mean_)[j]`` where ``J`` is the Jacobian of
+        the whole map (PCA projection included) at sample ``i``. Because the map is
+        locally linear without offsets, ``C[i, k, :].sum() == transform(X)[i, k]``:
+        contributions explain how a sample's position differs from where the mean
+        training sample lands (the origin of the embedding).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        reduction : {None, 'l2'}
+            ``None`` returns the signed contributions; ``'l2'`` their Euclidean norm over
+            embedding axes, one magnitude per feature.
+        dtype : {'float32', 'float64'}
+            Precision of the evaluation. In float64 the contributions sum to the
+            float64 forward pass to about 1e-12 relative.
+
+        Returns
+        -------
+        contributions : ndarray
+            Shape (n_samples, n_components, n_features), or (n_samples, n_features)
+            for ``reduction='l2'``, in the requested dtype.
+        """
+        if reduction not in (None, "l2"):
+            raise ValueError(f"reduction: expected None or 'l2', got {reduction!r}")
+        torch_dtype = check.resolve_dtype(dtype)
+        X = self._check_transform_input(X)
+        model = self._model if torch_dtype == torch.float32 else _as_dtype(self._model, torch_dtype)
+        pieces = []
+        for rows in self._chunks(X.shape[0]):
+            x = torch.as_tensor(X[rows] - self.mean_, dtype=torch_dtype)
+            contrib, _ = _contributions(model, x)
+            if reduction == "l2":
+                contrib = torch.linalg.vector_norm(contrib, dim=1)
+            pieces.append(contrib.numpy())
+        return np.concatenate(pieces)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to ``path`` (a safetensors file: weights + JSON metadata)."""
+        from .persistence import save_model
+
+        self._check_fitted()
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> GlassBoxUMAP:
+        """Read a model written by :meth:`save`; nothing in the file is executed."""
+        from .persistence import load_model
+
+        return load_model(path)
+
+
+def _as_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    return copy.deepcopy(model).to(dtype)
+
+
+def _training_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _checkpoint_directory(checkpoint_dir: str | Path | None) -> Iterator[Path]:
+    """``checkpoint_dir`` as a Path, or a temporary directory removed on exit."""
+    if checkpoint_dir is not None:
+        path = Path(checkpoint_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="glass_box_umap-") as tmp:
+        yield Path(tmp)
+
+
+__all__ = ["EdgeList", "GlassBoxUMAP"]
