@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from lightning.pytorch import Callback
 
 
+#: Inference batches are padded to this many rows; see ``GlassBoxUMAP._batches``.
+_MIN_ROWS = 16
+
+
 class _GlassBox(nn.Module):
     """Optional fixed linear projection (the PCA), then the encoder; no offsets anywhere.
 
@@ -289,6 +293,14 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
             )
         seed = p["random_state"] if p["random_state"] is not None else secrets.randbits(62)
         init_seed, sample_seed, pca_seed = np.random.SeedSequence(seed).generate_state(3)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(init_seed))
+            encoder = build_encoder(
+                p["encoder_name"],
+                p["pca_components"] or n_features,
+                p["n_components"],
+                p["encoder_kwargs"],
+            )
 
         mean = X.mean(axis=0)
         centred = X - mean
@@ -306,11 +318,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         edges = build_graph(inputs.numpy(), p["n_neighbors"], p["metric"], seed, device)
         a, b = find_ab_params(1.0, p["min_dist"])
 
+        # Training may draw from the global generators (dropout, say): fork, not clobber.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(init_seed))
-            encoder = build_encoder(
-                p["encoder_name"], inputs.shape[1], p["n_components"], p["encoder_kwargs"]
-            )
             steps = steps_per_epoch(len(edges.head), p["batch_size"], p["num_batches"])
             module = UMAPModule(
                 encoder,
@@ -359,17 +369,27 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         return self.fit(X, y).embedding_
 
     # ------------------------------------------------------------------ inference
-    def _chunks(self, n: int):
-        size = (
-            self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 10_000
-        )
-        return (slice(start, start + size) for start in range(0, n, size))
+    def _batches(self, X: np.ndarray, dtype: torch.dtype) -> Iterator[tuple[slice, torch.Tensor]]:
+        """Centred chunks of ``X`` as tensors, each padded to at least ``_MIN_ROWS`` rows.
+
+        CPU BLAS switches to other kernels (with another summation order) for matrices
+        of fewer than about a dozen rows, so a sample's embedding would change in the
+        last bit with the size of its batch. Zero rows embed at exactly zero and are
+        dropped by the caller; with them, ``transform(X)[idx] == transform(X[idx])``.
+        """
+        size = max(self.batch_size, _MIN_ROWS) if isinstance(self.batch_size, int) else 10_000
+        for start in range(0, X.shape[0], size):
+            rows = slice(start, start + size)
+            x = torch.as_tensor(X[rows] - self.mean_, dtype=dtype)
+            if x.shape[0] < _MIN_ROWS:
+                x = torch.cat([x, x.new_zeros((_MIN_ROWS - x.shape[0], *x.shape[1:]))])
+            yield rows, x
 
     def _embed(self, X: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             pieces = [
-                self._model(torch.as_tensor(X[rows] - self.mean_, dtype=torch.float32)).numpy()
-                for rows in self._chunks(X.shape[0])
+                self._model(x)[: len(range(*rows.indices(X.shape[0])))].numpy()
+                for rows, x in self._batches(X, torch.float32)
             ]
         return np.concatenate(pieces)
 
@@ -422,9 +442,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         X = self._check_transform_input(X)
         model = self._model if torch_dtype == torch.float32 else _as_dtype(self._model, torch_dtype)
         pieces = []
-        for rows in self._chunks(X.shape[0]):
-            x = torch.as_tensor(X[rows] - self.mean_, dtype=torch_dtype)
+        for rows, x in self._batches(X, torch_dtype):
             contrib, _ = _contributions(model, x)
+            contrib = contrib[: len(range(*rows.indices(X.shape[0])))]
             if reduction == "l2":
                 contrib = torch.linalg.vector_norm(contrib, dim=1)
             pieces.append(contrib.numpy())

@@ -62,10 +62,12 @@ def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
         _ENCODER_PREFIX + k: v.detach().cpu().contiguous()
         for k, v in model.encoder_.state_dict().items()
     }
-    tensors["mean"] = torch.as_tensor(model.mean_, dtype=torch.float64)
-    tensors["embedding"] = torch.as_tensor(model.embedding_)
+    tensors["mean"] = torch.as_tensor(np.ascontiguousarray(model.mean_), dtype=torch.float64)
+    tensors["embedding"] = torch.as_tensor(np.ascontiguousarray(model.embedding_))
     if model.pca_components_ is not None:
-        tensors["pca_components"] = torch.as_tensor(model.pca_components_, dtype=torch.float64)
+        tensors["pca_components"] = torch.as_tensor(
+            np.ascontiguousarray(model.pca_components_), dtype=torch.float64
+        )
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -230,8 +230,13 @@ def _quiet_lightning(quiet: bool) -> Iterator[None]:
                 ".*`training_step` returned.*",
                 ".*Checkpoint directory .* exists and is not empty.*",
                 ".*TensorBoard.*",
+                ".*`IterableDataset` has `__len__` defined.*",
+                ".*LeafSpec.*",
             ):
                 warnings.filterwarnings("ignore", message=pattern)
+            # Deprecations inside Lightning are for its maintainers, not our users.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="lightning")
+            warnings.filterwarnings("ignore", category=FutureWarning, module="lightning")
         try:
             yield
         finally:

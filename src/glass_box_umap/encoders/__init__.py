@@ -71,7 +71,10 @@ def build_encoder(name: str, input_dims: int, n_components: int, kwargs: dict) -
         inspect.signature(cls).bind(input_dims, n_components, **kwargs)
     except TypeError as err:
         raise TypeError(f"encoder_kwargs: not accepted by encoder {name!r}: {err}") from None
-    return cls(input_dims, n_components, **kwargs)
+    try:
+        return cls(input_dims, n_components, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"encoder_kwargs: rejected by encoder {name!r}: {err}") from err
 
 
 register_encoder("default")(MLPEncoder)

@@ -1,0 +1,385 @@
+import inspect
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from glass_box_umap import GlassBoxUMAP
+from glass_box_umap.graph import EdgeList
+
+from .conftest import FAST
+
+EXPECTED_DEFAULTS = dict(
+    n_neighbors=15,
+    min_dist=0.1,
+    metric="euclidean",
+    n_components=2,
+    negative_sample_rate=5,
+    repulsion_strength=1.0,
+    pca_components=None,
+    encoder_name="default",
+    encoder_kwargs={},
+    lr=1e-3,
+    epochs=200,
+    batch_size=10_000,
+    num_batches=None,
+    num_workers=0,
+    checkpoint_dir=None,
+    restore_best_weights=True,
+    random_state=None,
+    quiet=False,
+    extra_callbacks=[],
+)
+
+
+def test_constructor_is_keyword_only_with_documented_defaults():
+    params = inspect.signature(GlassBoxUMAP).parameters
+    assert list(params) == list(EXPECTED_DEFAULTS)
+    assert all(p.kind is p.KEYWORD_ONLY for p in params.values())
+    assert {k: p.default for k, p in params.items()} == EXPECTED_DEFAULTS
+    with pytest.raises(TypeError):
+        GlassBoxUMAP(15)
+    reducer = GlassBoxUMAP(n_neighbors=25)
+    reducer.n_neighbors = 20
+    assert reducer.get_params()["n_neighbors"] == 20
+
+
+def test_attribute_set_after_construction_takes_effect(digits):
+    X, _ = digits
+    reducer = GlassBoxUMAP(n_neighbors=5, random_state=0, **FAST)
+    reducer.epochs = 2
+    reducer.n_components = 3
+    reducer.encoder_kwargs = {"hidden_size": 16, "n_hidden_layers": 1}
+    emb = reducer.fit_transform(X)
+    assert emb.shape == (len(X), 3)
+    assert len(reducer.history_["loss"]) == 2
+    assert reducer.encoder_.net[0].weight.shape == (16, 64)
+    degree_5 = len(reducer.graph_.head)
+    reducer.n_neighbors = 20
+    reducer.fit(X)
+    assert len(reducer.graph_.head) > 1.5 * degree_5
+
+
+def test_fit_transform_shapes_and_attributes(fitted, digits):
+    X, _ = digits
+    emb = fitted.embedding_
+    assert emb.shape == (len(X), 2) and emb.dtype == np.float32
+    assert np.isfinite(emb).all()
+    assert fitted.n_features_in_ == 64
+    assert isinstance(fitted.graph_, EdgeList)
+    assert fitted.mean_.shape == (64,)
+    np.testing.assert_allclose(fitted.mean_, X.mean(0), rtol=1e-6)
+    assert fitted.a_ == pytest.approx(1.577, abs=1e-3) and fitted.b_ == pytest.approx(0.895, 1e-3)
+    np.testing.assert_array_equal(fitted.transform(X), emb)
+    assert set(fitted.history_) == {"epoch", "loss", "attraction", "repulsion", "time", "lr"}
+    assert all(len(v) == FAST["epochs"] for v in fitted.history_.values())
+
+
+def test_embedding_is_informative(fitted, digits):
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = digits
+    acc = cross_val_score(KNeighborsClassifier(10), fitted.embedding_, y, cv=5).mean()
+    assert acc > 0.6  # chance is 0.1; a short fit on 400 points
+
+
+def test_transform_accepts_torch_float64_and_is_batch_invariant(fitted, digits):
+    X, _ = digits
+    emb = fitted.transform(X)
+    np.testing.assert_array_equal(fitted.transform(torch.from_numpy(X)), emb)
+    np.testing.assert_array_equal(fitted.transform(X.astype(np.float64)), emb)
+    idx = np.random.default_rng(0).permutation(len(X))
+    for size in [*range(1, 20), 37, 255]:
+        np.testing.assert_array_equal(fitted.transform(X[idx[:size]]), emb[idx[:size]])
+        C = fitted.compute_contributions(X[idx[:size]])
+        np.testing.assert_array_equal(C, fitted.compute_contributions(X)[idx[:size]])
+
+
+def test_contributions_sum_to_embedding(fitted, digits):
+    X, _ = digits
+    emb = fitted.transform(X)
+    C = fitted.compute_contributions(X)
+    assert C.shape == (len(X), 2, 64) and C.dtype == np.float32
+    assert np.abs(C.sum(-1) - emb).max() <= 1e-5 * np.abs(emb).max()
+
+
+def test_contributions_float64_are_exact(fitted, digits):
+    X, _ = digits
+    C = fitted.compute_contributions(X, dtype="float64")
+    assert C.dtype == np.float64
+    with torch.no_grad():
+        model64 = fitted._model.double()
+        out = model64(torch.from_numpy(X.astype(np.float64) - fitted.mean_)).numpy()
+        fitted._model.float()
+    assert np.abs(C.sum(-1) - out).max() <= 1e-12 * np.abs(out).max()
+    assert np.abs(out - fitted.transform(X)).max() < 1e-4 * np.abs(out).max()
+
+
+def test_contributions_in_original_features_with_pca(fitted_pca, digits):
+    X, _ = digits
+    assert fitted_pca.pca_components_.shape == (10, 64)
+    emb = fitted_pca.transform(X)
+    C = fitted_pca.compute_contributions(X)
+    assert C.shape == (len(X), 2, 64)
+    assert np.abs(C.sum(-1) - emb).max() <= 1e-5 * np.abs(emb).max()
+    C64 = fitted_pca.compute_contributions(X, dtype="float64")
+    assert np.abs(C64.sum(-1) - emb).max() <= 1e-4 * np.abs(emb).max()
+
+
+def test_l2_reduction(fitted, digits):
+    X, _ = digits
+    C = fitted.compute_contributions(X[:50])
+    L2 = fitted.compute_contributions(X[:50], reduction="l2")
+    assert L2.shape == (50, 64)
+    np.testing.assert_allclose(L2, np.sqrt((C**2).sum(1)), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="reduction"):
+        fitted.compute_contributions(X, reduction="l1")
+
+
+def test_mean_sample_lands_at_origin_and_contributions_explain_offset(fitted, digits):
+    X, _ = digits
+    origin = fitted.transform(fitted.mean_[None])
+    np.testing.assert_array_equal(origin, np.zeros((1, 2), np.float32))
+    C = fitted.compute_contributions(X[:5])
+    # Features equal to the training mean contribute nothing.
+    x = X[:1].astype(np.float64)
+    x[0, :32] = fitted.mean_[:32]
+    assert np.all(fitted.compute_contributions(x)[0, :, :32] == 0)
+    assert np.any(C[:, :, :32] != 0)
+
+
+def test_same_seed_is_bit_identical_and_seeds_differ(digits):
+    X, _ = digits
+    kw = dict(FAST, epochs=3)
+    a = GlassBoxUMAP(random_state=7, **kw).fit_transform(X)
+    b = GlassBoxUMAP(random_state=7, **kw).fit_transform(X)
+    c = GlassBoxUMAP(random_state=8, **kw).fit_transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_fit_leaves_global_rng_untouched(digits):
+    X, _ = digits
+    torch.manual_seed(123)
+    np.random.seed(123)
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    GlassBoxUMAP(random_state=3, **dict(FAST, epochs=2)).fit(X)
+    GlassBoxUMAP(random_state=None, **dict(FAST, epochs=2)).fit(X)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.random.get_state()[1].tolist() == np_state[1].tolist()
+
+
+def test_quiet_prints_nothing(digits, capfd):
+    X, _ = digits
+    GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2)).fit(X)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_progress_bar_when_not_quiet(digits, capfd):
+    X, _ = digits
+    GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2, quiet=False)).fit(X)
+    out, err = capfd.readouterr()
+    assert "Epoch 1" in out + err
+    assert "loss=" in out + err
+    assert "glass_box_umap-" not in out + err
+
+
+def test_checkpoint_dir_holds_checkpoints_and_tensorboard(digits, tmp_path):
+    X, _ = digits
+    GlassBoxUMAP(random_state=0, checkpoint_dir=tmp_path, **FAST).fit(X)
+    ckpts = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and any(n.startswith("best-") for n in ckpts)
+    events = list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    assert len(acc.Scalars("loss")) == FAST["epochs"]
+
+
+def test_temporary_checkpoint_dir_is_removed(digits, monkeypatch, tmp_path):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    X, _ = digits
+    GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2)).fit(X)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_restore_best_weights(digits):
+    X, _ = digits
+    kw = dict(FAST, epochs=12, lr=0.05)
+    best = GlassBoxUMAP(random_state=0, restore_best_weights=True, **kw).fit(X)
+    losses = best.history_["loss"]
+    assert best.best_epoch_ == int(np.argmin(losses))
+    last = GlassBoxUMAP(random_state=0, restore_best_weights=False, **kw).fit(X)
+    assert last.best_epoch_ is None
+    assert last.history_["loss"] == losses
+    if best.best_epoch_ != len(losses) - 1:
+        assert np.abs(best.embedding_ - last.embedding_).max() > 0
+
+
+def test_num_batches_caps_steps(digits):
+    X, _ = digits
+    seen = []
+    from lightning.pytorch import Callback
+
+    class Count(Callback):
+        def on_train_batch_end(self, trainer, *args):
+            seen.append(trainer.current_epoch)
+
+    GlassBoxUMAP(
+        random_state=0, num_batches=2, extra_callbacks=[Count()], **dict(FAST, epochs=3)
+    ).fit(X)
+    assert seen == [0, 0, 1, 1, 2, 2]
+
+
+def test_save_load_roundtrip_is_bit_identical(fitted_pca, digits, tmp_path):
+    X, _ = digits
+    path = tmp_path / "model.safetensors"
+    fitted_pca.save(path)
+    loaded = GlassBoxUMAP.load(path)
+    np.testing.assert_array_equal(loaded.transform(X), fitted_pca.transform(X))
+    np.testing.assert_array_equal(
+        loaded.compute_contributions(X), fitted_pca.compute_contributions(X)
+    )
+    np.testing.assert_array_equal(loaded.embedding_, fitted_pca.embedding_)
+    assert loaded.get_params() == fitted_pca.get_params()
+    assert loaded.history_ == fitted_pca.history_
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_model_file_is_data_only(fitted, tmp_path):
+    import json
+
+    from safetensors import safe_open
+
+    path = tmp_path / "m.safetensors"
+    fitted.save(path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["glass_box_umap"])
+        keys = set(f.keys())
+    assert meta["format"] == "glass_box_umap" and meta["package_version"]
+    assert meta["params"]["n_neighbors"] == 15
+    assert {"mean", "embedding"} <= keys
+    assert any(k.startswith("encoder.") for k in keys)
+
+
+def test_load_rejects_pickle_and_newer_format(fitted, tmp_path):
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.safetensors"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"x": Payload()}, evil, _use_new_zipfile_serialization=True)
+    with pytest.raises(ValueError, match="not a glass_box_umap model file"):
+        GlassBoxUMAP.load(evil)
+    assert not marker.exists()
+
+    good = tmp_path / "good.safetensors"
+    fitted.save(good)
+    from safetensors import safe_open
+
+    with safe_open(str(good), framework="pt") as f:
+        meta = json.loads(f.metadata()["glass_box_umap"])
+    meta["format_version"] = 99
+    newer = tmp_path / "newer.safetensors"
+    save_file(load_file(good), newer, metadata={"glass_box_umap": json.dumps(meta)})
+    with pytest.raises(ValueError, match="format 99"):
+        GlassBoxUMAP.load(newer)
+    with pytest.raises(FileNotFoundError, match="path"):
+        GlassBoxUMAP.load(Path(tmp_path / "missing.safetensors"))
+
+
+BAD_PARAMS = [
+    ("n_neighbors", 1, ValueError),
+    ("n_neighbors", 2.5, TypeError),
+    ("min_dist", -0.1, ValueError),
+    ("min_dist", float("nan"), ValueError),
+    ("metric", "hamming", ValueError),
+    ("n_components", 0, ValueError),
+    ("negative_sample_rate", 0, ValueError),
+    ("repulsion_strength", -1.0, ValueError),
+    ("pca_components", 0, ValueError),
+    ("pca_components", 65, ValueError),
+    ("encoder_name", "nope", ValueError),
+    ("encoder_kwargs", {"width": 3}, TypeError),
+    ("encoder_kwargs", {"hidden_size": 0}, ValueError),
+    ("lr", 0.0, ValueError),
+    ("lr", float("inf"), ValueError),
+    ("epochs", 0, ValueError),
+    ("batch_size", 0, ValueError),
+    ("num_batches", 0, ValueError),
+    ("num_workers", -1, ValueError),
+    ("random_state", -1, ValueError),
+    ("random_state", "0", TypeError),
+    ("quiet", "yes", TypeError),
+    ("extra_callbacks", [object()], TypeError),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "error"), BAD_PARAMS)
+def test_bad_parameters_are_named(digits, name, value, error):
+    X, _ = digits
+    with pytest.raises(error, match=name):
+        GlassBoxUMAP(**{name: value}, quiet=True).fit(X[:100])
+
+
+BAD_X = [
+    (np.array([[1.0, np.nan], [2.0, 3.0]] * 20), ValueError, "NaN"),
+    (np.array([[1.0, np.inf], [2.0, 3.0]] * 20), ValueError, "infinity"),
+    (np.zeros(40), ValueError, "2-D"),
+    (np.zeros((40, 3, 2)), ValueError, "2-D"),
+    (np.zeros((0, 3)), ValueError, "empty"),
+    (np.array([["a", "b"]] * 40), TypeError, "dtype"),
+    (np.ones((40, 3), dtype=bool), TypeError, "dtype"),
+    (np.full((40, 3), 2**40, dtype=np.int64), ValueError, "precision"),
+    (np.zeros((10, 3)), ValueError, "n_neighbors"),
+]
+
+
+@pytest.mark.parametrize(("X", "error", "match"), BAD_X)
+def test_bad_input_is_named(X, error, match):
+    with pytest.raises(error, match=match) as info:
+        GlassBoxUMAP(quiet=True).fit(X)
+    assert "X" in str(info.value)
+
+
+def test_transform_checks(fitted, digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="not fitted"):
+        GlassBoxUMAP().transform(X)
+    with pytest.raises(ValueError, match="not fitted"):
+        GlassBoxUMAP().compute_contributions(X)
+    with pytest.raises(ValueError, match="63 features.*64"):
+        fitted.transform(X[:, :63])
+    with pytest.raises(ValueError, match="dtype"):
+        fitted.compute_contributions(X, dtype="float16")
+
+
+def test_failed_refit_keeps_previous_model(digits):
+    X, _ = digits
+    reducer = GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2)).fit(X)
+    before = reducer.transform(X)
+    reducer.n_neighbors = 10_000
+    with pytest.raises(ValueError, match="n_neighbors"):
+        reducer.fit(X)
+    np.testing.assert_array_equal(reducer.transform(X), before)
+
+
+def test_integer_input_is_accepted(digits):
+    X, _ = digits
+    Xi = X.astype(np.int64)
+    emb = GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2)).fit_transform(Xi)
+    assert emb.shape == (len(X), 2)

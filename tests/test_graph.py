@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import scipy.sparse
+from sklearn.datasets import load_digits
+from sklearn.neighbors import NearestNeighbors
+
+from glass_box_umap import graph
+from glass_box_umap.graph import (
+    EdgeList,
+    build_graph,
+    exact_knn,
+    fuzzy_simplicial_set,
+    nearest_neighbors,
+    smooth_knn_dist,
+)
+
+umap_ = pytest.importorskip("umap.umap_")
+
+
+@pytest.fixture(scope="module")
+def X() -> np.ndarray:
+    return load_digits().data[:600].astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", graph.METRICS)
+def test_exact_knn_matches_brute_force(X, metric):
+    idx, dist = exact_knn(X, 15, metric, block_size=128)
+    ref_dist, _ = (
+        NearestNeighbors(n_neighbors=15, metric=metric, algorithm="brute")
+        .fit(X.astype(np.float64))
+        .kneighbors(X.astype(np.float64))
+    )
+    assert idx.shape == dist.shape == (len(X), 15)
+    assert (idx[:, 0] == np.arange(len(X))).all()
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    np.testing.assert_allclose(dist, ref_dist, atol=1e-4, rtol=1e-5)
+
+
+def test_self_is_first_among_duplicates():
+    X = np.repeat(np.arange(20, dtype=np.float32)[:, None], 3, axis=0)
+    idx, dist = exact_knn(X, 4)
+    assert (idx[:, 0] == np.arange(len(X))).all()
+    assert (dist[:, :3] == 0).all()
+
+
+def test_smooth_knn_dist_matches_umap(X):
+    _, dist = exact_knn(X, 15)
+    sigma, rho = smooth_knn_dist(dist, 15.0)
+    ref_sigma, ref_rho = umap_.smooth_knn_dist(dist, 15.0)
+    np.testing.assert_allclose(rho, ref_rho, rtol=0, atol=0)
+    np.testing.assert_allclose(sigma, ref_sigma, rtol=1e-4)
+
+
+@pytest.mark.parametrize("metric", graph.METRICS)
+def test_fuzzy_simplicial_set_matches_umap(X, metric):
+    idx, dist = exact_knn(X, 15, metric)
+    ours = fuzzy_simplicial_set(idx, dist)
+    ref = umap_.fuzzy_simplicial_set(
+        X, 15, np.random.RandomState(0), metric, knn_indices=idx, knn_dists=dist
+    )[0].tocsr()
+    assert ours.shape == ref.shape
+    pattern = (ours != 0).astype(np.int8) - (ref != 0).astype(np.int8)
+    assert pattern.count_nonzero() == 0
+    assert abs(ours - ref).max() <= 1e-4
+    assert abs(ours - ours.T).max() == 0
+
+
+def test_edge_list_holds_both_directions(X):
+    edges = build_graph(X, 10)
+    assert isinstance(edges, EdgeList)
+    assert edges.head.dtype == np.int64 and edges.weight.dtype == np.float32
+    mat = scipy.sparse.coo_matrix((edges.weight, (edges.head, edges.tail)), shape=(len(X),) * 2)
+    assert abs(mat - mat.T).max() == 0
+    assert edges.weight.min() > 0 and edges.weight.max() <= 1
+    assert (edges.head != edges.tail).all()
+
+
+@pytest.mark.slow  # pynndescent's numba compilation alone takes ~40 s
+def test_pynndescent_above_threshold(X, monkeypatch):
+    monkeypatch.setattr(graph, "EXACT_KNN_MAX_SAMPLES", 100)
+    idx, dist = nearest_neighbors(X, 15, "euclidean", random_state=0)
+    exact_idx, _ = exact_knn(X, 15)
+    recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(idx, exact_idx, strict=True)])
+    assert recall > 0.95
+    assert (idx[:, 0] == np.arange(len(X))).all()
