@@ -383,3 +383,17 @@ def test_integer_input_is_accepted(digits):
     Xi = X.astype(np.int64)
     emb = GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2)).fit_transform(Xi)
     assert emb.shape == (len(X), 2)
+
+
+def test_parameters_checked_before_graph_is_built(digits, monkeypatch):
+    from glass_box_umap import estimator
+
+    def fail(*args, **kwargs):
+        raise AssertionError("graph built before parameters were checked")
+
+    monkeypatch.setattr(estimator, "build_graph", fail)
+    X, _ = digits
+    with pytest.raises(ValueError, match="encoder_kwargs"):
+        GlassBoxUMAP(encoder_kwargs={"n_hidden_layers": -1}, quiet=True).fit(X)
+    with pytest.raises(ValueError, match="pca_components"):
+        GlassBoxUMAP(pca_components=100, quiet=True).fit(X)

@@ -270,7 +270,8 @@ def fuzzy_simplicial_set(
     rows = np.repeat(np.arange(n), k)
     cols = knn_indices.ravel()
     excess = knn_dists - rhos[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Entries with excess <= 0 (self, ties with rho) are overwritten with 1 just below.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         vals = np.exp(-(excess / sigmas[:, None])).astype(np.float32)
     vals[(excess <= 0.0) | (sigmas[:, None] == 0.0)] = 1.0
     vals = vals.ravel()

@@ -162,16 +162,14 @@ class UMAPModule(pl.LightningModule):
         if batch_idx == self.trainer.num_training_batches - 1:
             # One host-side summary per epoch, seen by every callback's on_train_epoch_end.
             means = self._sums / self._steps_this_epoch
-            for name, value in zip(EPOCH_METRICS, means, strict=True):
-                self.log(
-                    name,
-                    value,
-                    on_step=False,
-                    on_epoch=True,
-                    batch_size=1,
-                    prog_bar=name == "loss",
-                    sync_dist=self.trainer.world_size > 1,
-                )
+            self.log_dict(
+                dict(zip(EPOCH_METRICS, means, strict=True)),
+                on_step=False,
+                on_epoch=True,
+                batch_size=1,
+                prog_bar=True,
+                sync_dist=self.trainer.world_size > 1,
+            )
         return loss
 
     def on_train_epoch_end(self) -> None:
@@ -274,8 +272,8 @@ def train(
         mode="min",
         save_top_k=1,
         save_last=True,
-        # Writing a checkpoint costs milliseconds; a short fit should not pay one per epoch.
-        every_n_epochs=max(1, epochs // 20),
+        # A checkpoint costs ~10 ms; at one per epoch it would dominate small fits.
+        every_n_epochs=max(1, epochs // 10),
         save_weights_only=False,
     )
     logger = TensorBoardLogger(save_dir=str(checkpoint_dir), name="tensorboard", version="")

@@ -26,6 +26,14 @@ class MLPEncoder(nn.Module):
     Shapes
     ------
     input (n, input_dims) -> output (n, n_components).
+
+    Notes
+    -----
+    No normalisation layer. A scale-only normalisation (hidden activations divided by a
+    running RMS, a constant when explaining) would keep exactness, but on digits it moved
+    trustworthiness only from 0.968 to 0.972 in a 400-step fit, and a variance-preserving
+    initialisation (:meth:`reset_parameters`) gains more (0.983 -> 0.986 at the defaults)
+    without a layer whose statistics differ between training and explaining.
     """
 
     def __init__(
@@ -51,6 +59,20 @@ class MLPEncoder(nn.Module):
             width = hidden_size
         layers.append(nn.Linear(width, n_components, bias=False))
         self.net = nn.Sequential(*layers)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He initialisation for PReLU's initial slope, unit gain for the output layer.
+
+        PyTorch's default Linear init shrinks activations about threefold per layer, so
+        a deep bias-free net starts with a collapsed embedding and spends its first
+        hundreds of Adam steps growing its scale. Measured at the defaults (200 epochs):
+        trustworthiness 0.912 -> 0.942 on wine and 0.983 -> 0.986 on digits.
+        """
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        for layer in linears[:-1]:
+            nn.init.kaiming_normal_(layer.weight, a=0.25, nonlinearity="leaky_relu")
+        nn.init.normal_(linears[-1].weight, std=linears[-1].in_features ** -0.5)
 
     def forward(self, x):
         return self.net(x)
