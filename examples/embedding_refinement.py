@@ -12,7 +12,13 @@ with ``random_state=0, quiet=True``:
 5. ``lr=1e-1, batch_size=512``,
 6. all three changes together.
 
-The page's claim is that fits 1-5 stay folded and only fit 6 unrolls the sheet.
+The page's claim is that fits 1-5 stay folded and only fit 6 unrolls the sheet. With this
+package (run described under *Threshold*) the claim holds only in part: the default (1)
+and the small encoder alone (4) leave the sheet rolled up, and all three changes together
+(6) lay it flat, but ``lr=1e-1`` alone (2), ``batch_size=512`` alone (3) and their pair (5)
+unroll it too. Our encoder starts from a variance-preserving initialisation and samples
+edges exactly as UMAP weights them, which seems to leave the default less stuck than
+the page's.
 
 For every fit the script writes one PNG (the fit next to the default, as the page's
 ``plot_against_default`` does; the default alone, as ``plot_embedding`` does), one overview
@@ -28,26 +34,31 @@ the arc length ``s(t)`` along the spiral ``(t cos t, t sin t)`` and the height
 ``rho_geo``
     Spearman rank correlation between all 499,500 pairwise geodesic distances ``(s, y)``
     and the corresponding pairwise embedding distances. An embedding that lays the sheet
-    flat keeps far points far (rho near 1); a fold puts distant parts of the sheet on top
-    of each other and pulls rho down. This is the score that decides the verdict.
-``rho_ty``
-    The same with ``(t, y)`` in place of ``(s, y)``. UMAP equalises density and the roll is
-    sampled uniformly in ``t``, not in arc length, so this variant is reported for
-    comparison; it is not used for the verdict.
+    flat keeps far points far (rho near 1); a fold or an overlap puts distant parts of the
+    sheet on top of each other and pulls rho down. This is the score that decides the
+    verdict.
 ``knn15``
     Mean fraction of each point's 15 nearest neighbours in the embedding that are also
-    among its 15 nearest neighbours in ``(s, y)``. This measures local faithfulness only;
-    a folded embedding can score well on it, so it is reported but not used for the
-    verdict.
+    among its 15 nearest neighbours in ``(s, y)``. It measures local faithfulness only, so
+    it is reported as a second opinion but not used for the verdict.
+
+Raw ``(t, y)`` coordinates are deliberately not used as the reference: ``t`` spans about
+9.4 while ``y`` spans 21, so Euclidean distance in ``(t, y)`` describes a sheet taller
+than it is long, whereas the real sheet is about 89 long by 21 tall. Scored against
+``(t, y)``, every fit (flat or not) came out between 0.30 and 0.42, i.e. that reference
+separates nothing.
 
 Threshold
 ---------
-An embedding is called ``unrolled`` when ``rho_geo >= UNROLLED_RHO`` (0.9). The value was
-chosen after looking at the six fits from one run of this script (random_state=0, CPU,
-torch 2.13): the folded fits scored 0.55-0.77 and the one unrolled fit scored 0.98, so
-0.9 sits inside a wide empty gap rather than on the edge of either group. The scores are
-printed as computed; if a future change of the package moves a fit across the line, the
-verdict changes with it.
+An embedding is called ``unrolled`` when ``rho_geo >= UNROLLED_RHO`` (0.77). The value was
+picked after one run of this script (random_state=0, CPU, torch 2.13.0+cpu). In that run
+the two fits whose plots show the roll still curled up, with its ends overlapping the
+middle, scored 0.344 (small encoder) and 0.630 (default), and the four fits whose plots
+show one strip with colour changing monotonically along it scored 0.909-0.969; nothing
+fell in between. 0.77 is the middle of that empty gap. ``knn15`` does not split them
+cleanly (0.57 and 0.73 against 0.59-0.81: fit 5 is flat but locally ragged). The scores
+are printed as computed; if the package changes and a fit moves across the line, the
+verdict moves with it.
 
 Usage
 -----
@@ -55,10 +66,9 @@ Usage
 
     python examples/embedding_refinement.py [--out DIR] [--reuse]
 
-``--out`` defaults to ``examples/output/embedding_refinement``. The six fits take a few
-minutes on a small CPU. ``--reuse`` loads the embeddings and fit times from
-``DIR/embeddings.npz`` written by an earlier run instead of refitting, and only recomputes
-the scores and figures.
+``--out`` defaults to ``examples/output/embedding_refinement``. The six fits took 170 s in all
+on a quiet 2-core CPU machine; the three ``batch_size=512`` fits take 80% of it. ``--reuse`` loads the embeddings and fit times from ``DIR/embeddings.npz`` written
+by an earlier run instead of refitting, and only recomputes the scores and figures.
 """
 
 from __future__ import annotations
@@ -83,7 +93,7 @@ from sklearn.preprocessing import StandardScaler
 from glass_box_umap import GlassBoxUMAP
 
 DEFAULT_OUT = Path("examples/output/embedding_refinement")
-UNROLLED_RHO = 0.9
+UNROLLED_RHO = 0.77
 """Verdict threshold on ``rho_geo``; see the module docstring for how it was chosen."""
 N_NEIGHBORS_SCORE = 15
 
@@ -373,11 +383,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     X, t, sheet = load_swiss_roll()
-    ty = np.column_stack([t, sheet[:, 1]])
     embeddings, seconds = run_fits(X, FITS, args.out / "embeddings.npz", args.reuse)
 
     rho_geo = [distance_spearman(sheet, e) for e in embeddings]
-    rho_ty = [distance_spearman(ty, e) for e in embeddings]
     knn = [knn_overlap(sheet, e) for e in embeddings]
 
     written = [args.out / "embeddings.npz"]
@@ -389,14 +397,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     plot_overview(embeddings, t, FITS, rho_geo, overview)
     written.append(overview)
 
-    header = f"{'#':<2} {'fit':<34} {'secs':>7} {'rho_geo':>8} {'rho_ty':>7} {'knn15':>6}  verdict"
+    header = f"{'#':<2} {'fit':<34} {'secs':>7} {'rho_geo':>8} {'knn15':>6}  verdict"
     print(header)
     print("-" * len(header))
     for i, spec in enumerate(FITS):
         verdict = "unrolled" if rho_geo[i] >= UNROLLED_RHO else "folded"
         print(
             f"{i + 1:<2} {spec.title:<34} {seconds[i]:>7.1f} {rho_geo[i]:>8.3f} "
-            f"{rho_ty[i]:>7.3f} {knn[i]:>6.3f}  {verdict}"
+            f"{knn[i]:>6.3f}  {verdict}"
         )
     print(f"(verdict: unrolled if rho_geo >= {UNROLLED_RHO})")
     print("wrote:")
