@@ -73,7 +73,15 @@ def test_fit_transform_shapes_and_attributes(fitted, digits):
     np.testing.assert_allclose(fitted.mean_, X.mean(0), rtol=1e-6)
     assert fitted.a_ == pytest.approx(1.577, abs=1e-3) and fitted.b_ == pytest.approx(0.895, 1e-3)
     np.testing.assert_array_equal(fitted.transform(X), emb)
-    assert set(fitted.history_) == {"epoch", "loss", "attraction", "repulsion", "time", "lr"}
+    assert set(fitted.history_) == {
+        "epoch",
+        "loss",
+        "attraction",
+        "repulsion",
+        "edges_per_s",
+        "time",
+        "lr",
+    }
     assert all(len(v) == FAST["epochs"] for v in fitted.history_.values())
 
 

@@ -1,8 +1,29 @@
 """glass_box_umap: parametric UMAP with exact, per-feature explanations of every point."""
 
+from typing import Any
+
 from .encoders import available_encoders, register_encoder
 from .estimator import GlassBoxUMAP
+from .explain import explain_difference, explain_groups, top_features
 
 __version__ = "0.1.0"
 
-__all__ = ["GlassBoxUMAP", "__version__", "available_encoders", "register_encoder"]
+__all__ = [
+    "EmbeddingSnapshots",
+    "GlassBoxUMAP",
+    "__version__",
+    "available_encoders",
+    "explain_difference",
+    "explain_groups",
+    "register_encoder",
+    "top_features",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Callbacks import Lightning, which takes seconds; pay for it only when asked.
+    if name == "EmbeddingSnapshots":
+        from .callbacks import EmbeddingSnapshots
+
+        return EmbeddingSnapshots
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -91,6 +91,72 @@ def check_array(X: Any, name: str = "X") -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
+def feature_names(X: Any) -> np.ndarray | None:
+    """Column names of a DataFrame-like ``X`` when they are all strings, else None.
+
+    Like scikit-learn, names are remembered only when every column name is a string;
+    mixed or integer names (a DataFrame built from an array) carry no meaning.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, (np.ndarray, torch.Tensor)):
+        return None
+    names = list(columns)
+    if not names or not all(isinstance(c, str) for c in names):
+        return None
+    return np.asarray(names, dtype=object)
+
+
+def check_feature_names(expected: np.ndarray | None, X: Any, name: str = "X") -> None:
+    """Raise when ``X`` has column names that differ from those seen at fit.
+
+    Arrays without names pass: their columns are taken in the fitted order.
+    """
+    got = feature_names(X)
+    if expected is None or got is None or list(got) == list(expected):
+        return
+    missing = [c for c in expected if c not in set(got)]
+    unexpected = [c for c in got if c not in set(expected)]
+    if missing or unexpected:
+        raise ValueError(
+            f"{name}: columns differ from those seen at fit; missing {missing}, "
+            f"unexpected {unexpected}"
+        )
+    raise ValueError(f"{name}: columns are in another order than at fit; expected {list(expected)}")
+
+
+def check_contributions(
+    contributions: Any, n_samples: int | None = None, name: str = "contributions"
+) -> np.ndarray:
+    """A finite float array of shape (n_samples, n_components, n_features)."""
+    arr = np.asarray(contributions)
+    if arr.dtype.kind != "f" or arr.ndim != 3:
+        raise ValueError(
+            f"{name}: expected a float array of shape (n_samples, n_components, n_features), "
+            f"got {arr.dtype} of shape {arr.shape}"
+        )
+    if n_samples is not None and arr.shape[0] != n_samples:
+        raise ValueError(f"{name}: has {arr.shape[0]} samples, expected {n_samples}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: empty array of shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinity")
+    return arr
+
+
+def resolve_feature_names(
+    feature_names: Any, n_features: int, name: str = "feature_names"
+) -> list[str]:
+    """``feature_names`` as a list of ``n_features`` strings; ``x0, x1, ...`` when None."""
+    if feature_names is None:
+        return [f"x{j}" for j in range(n_features)]
+    if isinstance(feature_names, str):
+        raise TypeError(f"{name}: expected a sequence of names, got a single string")
+    names = [str(f) for f in feature_names]
+    if len(names) != n_features:
+        raise ValueError(f"{name}: has {len(names)} names for {n_features} features")
+    return names
+
+
 def resolve_dtype(dtype: Any) -> torch.dtype:
     """'float32' / 'float64' (or the numpy / torch dtype) as a torch dtype."""
     mapping = {

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import secrets
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -136,6 +137,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     best_epoch_ : int or None
         The epoch whose weights were restored.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,), object
+        Column names, when ``X`` was a DataFrame with string column names. Later
+        DataFrames must have the same columns; explanation helpers name features by it.
     """
 
     def __init__(
@@ -250,6 +254,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
     def _check_transform_input(self, X: Any) -> np.ndarray:
         self._check_fitted()
+        check.check_feature_names(getattr(self, "feature_names_in_", None), X)
         X = check.check_array(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -274,6 +279,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self
         """
         p = self._check_params()
+        names = check.feature_names(X)
         X = check.check_array(X)
         # Lightning takes seconds to import; pay for it only when training.
         from .training import UMAPModule, steps_per_epoch, train
@@ -312,9 +318,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         projection = (
             None if components is None else torch.as_tensor(components, dtype=torch.float32)
         )
-        inputs = torch.as_tensor(centred, dtype=torch.float32)
-        if projection is not None:
-            inputs = inputs @ projection.T
+        inputs = _encoder_inputs(X, mean, projection)
         edges = build_graph(inputs.numpy(), p["n_neighbors"], p["metric"], seed, device)
         a, b = find_ab_params(1.0, p["min_dist"])
 
@@ -335,6 +339,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
                 steps,
                 int(sample_seed) % 2**62,
                 p["num_workers"],
+                functools.partial(_encoder_inputs, mean=mean, projection=projection),
             )
             with _checkpoint_directory(p["checkpoint_dir"]) as ckpt_dir:
                 history, best_epoch = train(
@@ -361,6 +366,10 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.history_ = history
         self.best_epoch_ = best_epoch
         self.n_features_in_ = n_features
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = names
         self.embedding_ = self._embed(X)
         return self
 
@@ -464,6 +473,16 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         from .persistence import load_model
 
         return load_model(path)
+
+
+def _encoder_inputs(
+    X: np.ndarray, mean: np.ndarray, projection: torch.Tensor | None
+) -> torch.Tensor:
+    """Float32 encoder inputs of shape (n, n_inputs): ``X`` centred, then projected."""
+    if X.shape[1:] != mean.shape:
+        raise ValueError(f"X: has {X.shape[1]} features, the model expects {mean.shape[0]}")
+    inputs = torch.as_tensor(X - mean, dtype=torch.float32)
+    return inputs if projection is None else inputs @ projection.T
 
 
 def _as_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:

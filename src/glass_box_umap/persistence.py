@@ -47,6 +47,11 @@ def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
         "package_version": __version__,
         "params": params,
         "n_features_in": model.n_features_in_,
+        "feature_names_in": (
+            None
+            if getattr(model, "feature_names_in_", None) is None
+            else [str(c) for c in model.feature_names_in_]
+        ),
         "a": model.a_,
         "b": model.b_,
         "best_epoch": model.best_epoch_,
@@ -154,5 +159,10 @@ def load_model(path: str | Path) -> GlassBoxUMAP:
     model.history_ = meta.get("history", {})
     model.best_epoch_ = meta.get("best_epoch")
     model.n_features_in_ = n_features
+    names = meta.get("feature_names_in")
+    if names is not None:
+        if not isinstance(names, list) or len(names) != n_features:
+            raise ValueError(f"path: {str(path)!r} holds feature names that do not fit the model")
+        model.feature_names_in_ = np.asarray([str(c) for c in names], dtype=object)
     model.embedding_ = np.asarray(embedding, dtype=np.float32)
     return model

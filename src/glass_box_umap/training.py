@@ -14,10 +14,11 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -27,8 +28,10 @@ from .graph import EdgeList
 from .loss import umap_loss
 from .sampling import EdgeSampler
 
-#: Per-epoch quantities recorded in ``history_`` and logged to TensorBoard.
+#: Per-epoch loss terms recorded in ``history_`` and logged to TensorBoard.
 EPOCH_METRICS = ("loss", "attraction", "repulsion")
+#: Training throughput, sampled edges per second of wall time, also logged per epoch.
+THROUGHPUT = "edges_per_s"
 
 
 def steps_per_epoch(n_edges: int, batch_size: int, num_batches: int | None) -> int:
@@ -81,6 +84,11 @@ class UMAPModule(pl.LightningModule):
         Seeds this module's sampler (offset by the process rank).
     num_workers : int
         Passed to the step-counting DataLoader.
+    input_transform : callable, optional
+        Maps raw samples (ndarray of shape (m, n_features)) to encoder inputs (a
+        float32 tensor: centred and projected like ``data``). Callbacks that embed
+        their own data during training (:class:`~glass_box_umap.callbacks.EmbeddingSnapshots`)
+        use it.
     """
 
     def __init__(
@@ -97,6 +105,7 @@ class UMAPModule(pl.LightningModule):
         steps_per_epoch: int,
         seed: int,
         num_workers: int = 0,
+        input_transform: Callable[[np.ndarray], torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -110,9 +119,11 @@ class UMAPModule(pl.LightningModule):
         self.steps_per_epoch = steps_per_epoch
         self.seed = seed
         self.num_workers = num_workers
+        self.input_transform = input_transform
         self.history: dict[str, list[float]] = {
             "epoch": [],
             **{name: [] for name in EPOCH_METRICS},
+            THROUGHPUT: [],
             "time": [],
             "lr": [],
         }
@@ -143,6 +154,7 @@ class UMAPModule(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._sums.zero_()
         self._steps_this_epoch = 0
+        self._epoch_start = time.perf_counter()
 
     def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
         edges = self.sampler.sample()
@@ -162,8 +174,12 @@ class UMAPModule(pl.LightningModule):
         if batch_idx == self.trainer.num_training_batches - 1:
             # One host-side summary per epoch, seen by every callback's on_train_epoch_end.
             means = self._sums / self._steps_this_epoch
+            # Host time without a device sync: on a GPU this is the rate at which steps
+            # were queued, which over a whole epoch is the rate at which they ran.
+            seconds = time.perf_counter() - self._epoch_start
+            edges_per_s = self._steps_this_epoch * self.batch_size / max(seconds, 1e-9)
             self.log_dict(
-                dict(zip(EPOCH_METRICS, means, strict=True)),
+                {**dict(zip(EPOCH_METRICS, means, strict=True)), THROUGHPUT: edges_per_s},
                 on_step=False,
                 on_epoch=True,
                 batch_size=1,
@@ -175,7 +191,7 @@ class UMAPModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         metrics = self.trainer.callback_metrics
         self.history["epoch"].append(self.current_epoch)
-        for name in EPOCH_METRICS:
+        for name in (*EPOCH_METRICS, THROUGHPUT):
             self.history[name].append(float(metrics[name]))
         self.history["time"].append(time.perf_counter() - self._fit_start)
         self.history["lr"].append(self.trainer.optimizers[0].param_groups[0]["lr"])
@@ -259,8 +275,8 @@ def train(
     Returns
     -------
     history : dict of lists
-        Per-epoch ``epoch``, ``loss``, ``attraction``, ``repulsion``, ``time`` (seconds
-        since the start of training) and ``lr``.
+        Per-epoch ``epoch``, ``loss``, ``attraction``, ``repulsion``, ``edges_per_s``,
+        ``time`` (seconds since the start of training) and ``lr``.
     best_epoch : int or None
         The epoch whose weights the encoder holds when ``restore_best_weights``.
     """

@@ -1,5 +1,17 @@
-"""Static plots of embeddings (matplotlib). Functions return figures; none calls ``show``."""
+"""Views of embeddings, contributions and training.
 
-from .static import plot_embedding
+Static figures (matplotlib) from :mod:`.static` and :mod:`.training`; every function
+returns its Figure and none calls ``plt.show()``.
+"""
 
-__all__ = ["plot_embedding"]
+from .static import plot_embedding, plot_feature_contribution, plot_top_features
+from .training import plot_loss, plot_training, save_animation
+
+__all__ = [
+    "plot_embedding",
+    "plot_feature_contribution",
+    "plot_loss",
+    "plot_top_features",
+    "plot_training",
+    "save_animation",
+]

@@ -1,0 +1,174 @@
+"""Lightning callbacks we ship for watching a fit unfold.
+
+Pass them in ``extra_callbacks``; they fill their own attributes during ``fit``::
+
+    snaps = EmbeddingSnapshots(X, every_n_epochs=10, labels=y)
+    GlassBoxUMAP(extra_callbacks=[snaps]).fit(X)
+    plot_training(snaps)
+    snaps.save_animation("training.gif")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from . import _validation as check
+
+
+class EmbeddingSnapshots(pl.Callback):
+    """Records the embedding of (a subsample of) ``X`` while the encoder trains.
+
+    A snapshot is taken before the first step (epoch 0), after every
+    ``every_n_epochs``-th epoch, and after the last epoch. Each costs one forward pass
+    over at most ``n_samples`` points and one copy to the host.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, n_features)
+        Data to embed, in the same feature space as the data being fitted.
+    every_n_epochs : int, default 10
+        Epochs between snapshots.
+    labels : array-like of shape (n,), optional
+        Kept (subsampled like ``X``) to colour the panels of :func:`plot_training`.
+    n_samples : int or None, default 1000
+        Rows of ``X`` to follow; a seeded uniform subsample when ``X`` has more.
+        ``None`` follows every row.
+    random_state : int, default 0
+        Seed of the subsample.
+    log_images : bool, default False
+        Also write each snapshot as an image to the trainer's TensorBoard logger
+        (tag ``embedding``). Rendering a figure costs ~0.1 s, so this is off by default.
+
+    Attributes
+    ----------
+    epochs_ : list of int
+        Completed epochs at each snapshot (0 = before training).
+    embeddings_ : list of ndarray of shape (m, n_components), float32
+        One embedding per snapshot.
+    indices_ : ndarray of shape (m,), int
+        Rows of ``X`` that are followed.
+    labels_ : ndarray of shape (m,) or None
+        ``labels`` at those rows.
+    history_ : dict of lists
+        The fit's per-epoch history (loss, attraction, repulsion, ...), for the loss curve.
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        every_n_epochs: int = 10,
+        labels: Any = None,
+        n_samples: int | None = 1000,
+        random_state: int = 0,
+        log_images: bool = False,
+    ) -> None:
+        super().__init__()
+        self.X = check.check_array(X)
+        self.every_n_epochs = check.check_int("every_n_epochs", every_n_epochs, 1)
+        n = self.X.shape[0]
+        self.n_samples = None if n_samples is None else check.check_int("n_samples", n_samples, 1)
+        self.random_state = check.check_int("random_state", random_state, 0, 2**32 - 1)
+        self.log_images = check.check_bool("log_images", log_images)
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != (n,):
+                raise ValueError(f"labels: expected shape ({n},), got {labels.shape}")
+        if self.n_samples is None or self.n_samples >= n:
+            self.indices_ = np.arange(n)
+        else:
+            rng = np.random.default_rng(self.random_state)
+            self.indices_ = np.sort(rng.choice(n, size=self.n_samples, replace=False))
+        self.labels_ = None if labels is None else labels[self.indices_]
+        self.epochs_: list[int] = []
+        self.embeddings_: list[np.ndarray] = []
+        self.history_: dict[str, list[float]] = {}
+
+    # ------------------------------------------------------------------ hooks
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        transform = getattr(pl_module, "input_transform", None)
+        if transform is None:
+            raise TypeError(
+                "EmbeddingSnapshots: the module being trained has no input_transform; "
+                "use it through GlassBoxUMAP(extra_callbacks=[...])"
+            )
+        self._inputs = transform(self.X[self.indices_]).to(pl_module.device)
+        self.epochs_, self.embeddings_, self.history_ = [], [], {}
+        self._snapshot(trainer, pl_module, epoch=0)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        done = pl_module.current_epoch + 1
+        if done % self.every_n_epochs == 0 or done == trainer.max_epochs:
+            self._snapshot(trainer, pl_module, epoch=done)
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        history = getattr(pl_module, "history", {})
+        self.history_ = {k: list(v) for k, v in history.items()}
+        self._inputs = None
+
+    def _snapshot(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
+        if self.epochs_ and self.epochs_[-1] == epoch:
+            return
+        was_training = pl_module.training
+        pl_module.eval()
+        with torch.no_grad():
+            emb = pl_module(self._inputs).float().cpu().numpy()
+        pl_module.train(was_training)
+        self.epochs_.append(epoch)
+        self.embeddings_.append(emb)
+        if self.log_images and isinstance(trainer.logger, TensorBoardLogger):
+            from .plotting.training import snapshot_figure
+
+            fig = snapshot_figure(emb, self.labels_, title=f"epoch {epoch}")
+            trainer.logger.experiment.add_figure("embedding", fig, global_step=epoch)
+
+    # ------------------------------------------------------------------ output
+    def save_animation(
+        self, path: str | Path, fps: float = 4.0, dpi: int = 80, **kwargs: Any
+    ) -> Path:
+        """Write an animation that steps through the snapshots.
+
+        Parameters
+        ----------
+        path : str or Path
+            ``.gif`` (Pillow) or ``.html`` (self-contained JavaScript player).
+        fps : float, default 4
+            Frames (snapshots) per second.
+        dpi : int, default 80
+        **kwargs
+            Passed to :func:`glass_box_umap.plotting.training.animate`.
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
+        from .plotting.training import save_animation
+
+        return save_animation(self, path, fps=fps, dpi=dpi, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.epochs_)
+
+    def __repr__(self) -> str:
+        return (
+            f"EmbeddingSnapshots(n_samples={len(self.indices_)}, "
+            f"every_n_epochs={self.every_n_epochs}, snapshots={len(self.epochs_)})"
+        )
+
+
+def check_snapshots(snapshots: Any) -> tuple[Sequence[int], Sequence[np.ndarray]]:
+    """The epochs and embeddings of a filled :class:`EmbeddingSnapshots`, or a clear error."""
+    if not isinstance(snapshots, EmbeddingSnapshots):
+        raise TypeError(
+            f"snapshots: expected an EmbeddingSnapshots, got {type(snapshots).__name__}"
+        )
+    if not snapshots.embeddings_:
+        raise ValueError("snapshots: holds no snapshots yet; pass it in extra_callbacks and fit")
+    return snapshots.epochs_, snapshots.embeddings_

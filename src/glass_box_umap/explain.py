@@ -1,0 +1,231 @@
+"""From per-sample contributions to answers about groups of samples.
+
+All functions take the exact contributions ``C`` of shape (n_samples, n_components,
+n_features) returned by :meth:`GlassBoxUMAP.compute_contributions`, for which
+``C[i].sum(-1)`` is sample ``i``'s embedding. Averages of contributions therefore add
+up to averages of positions, and a distance between group centroids splits exactly
+into per-feature parts — no sampling, no surrogate model.
+
+Feature names come from ``feature_names`` (for example ``reducer.feature_names_in_``,
+remembered when the model was fitted on a DataFrame), or ``x0, x1, ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_contributions, resolve_feature_names
+
+#: Relative tolerance for ``embedding`` against the contributions' sums.
+_SUM_RTOL = 1e-4
+
+
+def _axis_columns(n_components: int, prefix: str) -> list[str]:
+    return [f"{prefix}{k + 1}" for k in range(n_components)]
+
+
+def _check_groups(groups: Any, n_samples: int) -> np.ndarray:
+    groups = np.asarray(groups)
+    if groups.shape != (n_samples,):
+        raise ValueError(f"groups: expected shape ({n_samples},), got {groups.shape}")
+    if groups.dtype.kind == "f" and np.isnan(groups).any():
+        raise ValueError("groups: contains NaN; give unlabelled samples their own label")
+    return groups
+
+
+def _l2_share(contributions: np.ndarray) -> np.ndarray:
+    """Per sample, each feature's share of the summed contribution lengths, (n, n_features).
+
+    A sample whose every contribution is zero (it sits at the mean) gets zero shares.
+    """
+    lengths = np.linalg.norm(contributions, axis=1)
+    total = lengths.sum(axis=1, keepdims=True)
+    return np.divide(lengths, total, out=np.zeros_like(lengths), where=total > 0)
+
+
+def explain_groups(
+    contributions: Any, groups: Any, feature_names: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """What places each group where it is: one row per (group, feature).
+
+    Parameters
+    ----------
+    contributions : array of shape (n_samples, n_components, n_features)
+    groups : array of shape (n_samples,)
+        Group label of each sample (cluster, cell type, class ...).
+    feature_names : sequence of str, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group``, ``feature``, ``n_samples``; ``mean_axis1 ... mean_axisK``,
+        the group's mean signed contribution along each embedding axis (they sum over
+        features to the group's centroid); ``mean_l2``, the mean length of the
+        feature's contribution vector; ``l2_share``, the mean over the group's samples
+        of the feature's share of the sample's summed contribution lengths (shares sum
+        to 1 per group); ``rank``, 1 for the largest ``l2_share`` in the group. Sorted by
+        group, then rank.
+    """
+    C = check_contributions(contributions).astype(np.float64, copy=False)
+    n, n_components, n_features = C.shape
+    groups = _check_groups(groups, n)
+    names = resolve_feature_names(feature_names, n_features)
+    shares = _l2_share(C)
+    lengths = np.linalg.norm(C, axis=1)
+    frames = []
+    for group in np.unique(groups):
+        mask = groups == group
+        frame = pd.DataFrame(
+            {
+                "group": np.repeat(group, n_features),
+                "feature": names,
+                "n_samples": int(mask.sum()),
+                **dict(
+                    zip(
+                        _axis_columns(n_components, "mean_axis"),
+                        C[mask].mean(axis=0),
+                        strict=True,
+                    )
+                ),
+                "mean_l2": lengths[mask].mean(axis=0),
+                "l2_share": shares[mask].mean(axis=0),
+            }
+        )
+        frame["rank"] = frame["l2_share"].rank(ascending=False, method="first").astype(int)
+        frames.append(frame.sort_values("rank"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_mask(mask: Any, n_samples: int, name: str) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.dtype == np.bool_:
+        if mask.shape != (n_samples,):
+            raise ValueError(f"{name}: boolean mask of shape {mask.shape}, expected ({n_samples},)")
+        index = np.flatnonzero(mask)
+    elif mask.dtype.kind in "iu" and mask.ndim == 1:
+        if mask.size and (mask.min() < -n_samples or mask.max() >= n_samples):
+            raise ValueError(f"{name}: indices out of range for {n_samples} samples")
+        index = np.unique(mask % n_samples)
+    else:
+        raise TypeError(f"{name}: expected a boolean mask or integer indices, got {mask.dtype}")
+    if index.size == 0:
+        raise ValueError(f"{name}: selects no samples")
+    return index
+
+
+def explain_difference(
+    contributions: Any,
+    embedding: Any,
+    mask_a: Any,
+    mask_b: Any,
+    feature_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Which features move group A's points away from group B's, and by how much.
+
+    Let ``u`` be the unit vector from B's centroid to A's centroid in the embedding and
+    ``gap`` their distance. Feature ``j`` moves A away from B by
+    ``g_j = mean_{i in A} C[i, :, j] . u - mean_{i in B} C[i, :, j] . u``. Because the
+    contributions sum exactly to the embedding, ``sum_j g_j = gap``: the shares
+    ``g_j / gap`` sum to 1 up to floating-point error (``attrs['residual']`` reports
+    ``1 - sum(shares)``). A negative share pulls the groups together.
+
+    Parameters
+    ----------
+    contributions : array of shape (n_samples, n_components, n_features)
+    embedding : array of shape (n_samples, n_components)
+        The embedding the contributions explain (``transform`` of the same ``X``).
+    mask_a, mask_b : boolean array of shape (n_samples,) or integer indices
+        The two groups.
+    feature_names : sequence of str, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``feature``; ``contribution`` (``g_j``, in embedding units);
+        ``share`` (``g_j / gap``); ``position_a`` and ``position_b``, the groups' mean
+        contributions projected on ``u``; ``rank`` (1 = pushes A away from B the most).
+        Sorted by rank. ``attrs`` holds ``gap``, ``direction`` (``u``, a list) and
+        ``residual``.
+    """
+    C = check_contributions(contributions).astype(np.float64, copy=False)
+    n, n_components, n_features = C.shape
+    emb = np.asarray(embedding, dtype=np.float64)
+    if emb.shape != (n, n_components):
+        raise ValueError(f"embedding: expected shape {(n, n_components)}, got {emb.shape}")
+    scale = float(np.abs(emb).max()) or 1.0
+    error = float(np.abs(C.sum(axis=2) - emb).max())
+    if error > _SUM_RTOL * scale:
+        raise ValueError(
+            f"embedding: differs from the sum of the contributions by {error:.3g} "
+            "(were both computed for the same samples with the same model?)"
+        )
+    a = _check_mask(mask_a, n, "mask_a")
+    b = _check_mask(mask_b, n, "mask_b")
+    names = resolve_feature_names(feature_names, n_features)
+    delta = emb[a].mean(axis=0) - emb[b].mean(axis=0)
+    gap = float(np.linalg.norm(delta))
+    if gap == 0.0:
+        raise ValueError("mask_a, mask_b: the two groups have the same centroid")
+    u = delta / gap
+    position_a = np.einsum("ikj,k->j", C[a], u) / len(a)
+    position_b = np.einsum("ikj,k->j", C[b], u) / len(b)
+    moved = position_a - position_b
+    frame = pd.DataFrame(
+        {
+            "feature": names,
+            "contribution": moved,
+            "share": moved / gap,
+            "position_a": position_a,
+            "position_b": position_b,
+        }
+    )
+    frame["rank"] = frame["contribution"].rank(ascending=False, method="first").astype(int)
+    frame = frame.sort_values("rank", ignore_index=True)
+    frame.attrs.update(gap=gap, direction=u.tolist(), residual=float(1.0 - frame["share"].sum()))
+    return frame
+
+
+def top_features(
+    contributions: Any, k: int = 3, feature_names: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Each sample's ``k`` features with the longest contribution vectors.
+
+    Parameters
+    ----------
+    contributions : array of shape (n_samples, n_components, n_features)
+    k : int, default 3
+    feature_names : sequence of str, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n_samples * k`` rows: ``sample`` (row index), ``rank`` (1 = largest),
+        ``feature``, ``l2`` (length of the contribution vector) and
+        ``contribution_axis1 ... contribution_axisK`` (signed).
+    """
+    C = check_contributions(contributions)
+    n, n_components, n_features = C.shape
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_features:
+        raise ValueError(f"k: expected an integer in [1, {n_features}], got {k!r}")
+    names = np.asarray(resolve_feature_names(feature_names, n_features), dtype=object)
+    lengths = np.linalg.norm(C, axis=1)
+    order = np.argsort(-lengths, axis=1, kind="stable")[:, :k]
+    rows = np.repeat(np.arange(n), k)
+    cols = order.ravel()
+    signed = C[rows, :, cols]
+    return pd.DataFrame(
+        {
+            "sample": rows,
+            "rank": np.tile(np.arange(1, k + 1), n),
+            "feature": names[cols],
+            "l2": lengths[rows, cols],
+            **dict(zip(_axis_columns(n_components, "contribution_axis"), signed.T, strict=True)),
+        }
+    )
+
+
+__all__ = ["explain_difference", "explain_groups", "top_features"]
