@@ -24,8 +24,6 @@ fails on speed.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from _common import format_table, header
 
 DATASETS = ("wine", "digits", "swiss_roll")
 
@@ -230,50 +229,6 @@ def warm_up() -> tuple[float, float]:
     return ours_s, umap_s
 
 
-def header() -> list[str]:
-    """Machine and version lines printed before the table."""
-    import lightning
-    import sklearn
-    import torch
-    import umap
-
-    import glass_box_umap
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    try:
-        from importlib.metadata import version
-
-        umap_version = version("umap-learn")
-    except Exception:
-        umap_version = getattr(umap, "__version__", "?")
-    return [
-        f"machine: {platform.platform()} ({platform.machine()}), "
-        f"CPUs: {os.cpu_count()} ({usable} usable), torch threads: {torch.get_num_threads()}",
-        f"python {platform.python_version()}, torch {torch.__version__}, "
-        f"lightning {lightning.__version__}, umap-learn {umap_version}, "
-        f"numpy {np.__version__}, sklearn {sklearn.__version__}, "
-        f"glass_box_umap {glass_box_umap.__version__}",
-    ]
-
-
-def format_table(rows: list[list[str]], n_left: int = 2) -> str:
-    """Align columns: the first ``n_left`` to the left, the rest to the right."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for k, row in enumerate(rows):
-        cells = [
-            cell.ljust(w) if i < n_left else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
@@ -297,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeats = max(1, args.repeats)
 
-    for line in header():
+    for line in header(("umap-learn",)):
         print(line)
     ours_warm, umap_warm = warm_up()
     print(
