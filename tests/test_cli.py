@@ -1,49 +1,206 @@
+"""The command line, end to end through subprocesses, and the file readers it uses."""
+
 import subprocess
 import sys
 
+import anndata
 import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
 
 from glass_box_umap import GlassBoxUMAP
+from glass_box_umap.io import DataError, read_table
+
+
+def run_cli(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "glass_box_umap.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def wine_csv(tmp_path_factory):
+    data = load_wine(as_frame=True)
+    frame = data.data.copy()
+    frame.insert(0, "wine_id", [f"w{i}" for i in range(len(frame))])
+    frame["cultivar"] = [f"c{t}" for t in data.target]
+    path = tmp_path_factory.mktemp("data") / "wine.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+@pytest.fixture(scope="module")
+def fitted_dir(wine_csv, tmp_path_factory):
+    path, _ = wine_csv
+    out = tmp_path_factory.mktemp("fit")
+    result = run_cli(
+        "fit",
+        path,
+        "--out",
+        out,
+        "--label-column",
+        "cultivar",
+        "--drop-columns",
+        "wine_id",
+        "--epochs",
+        "4",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_fit_writes_all_outputs(fitted_dir, wine_csv):
+    out, result = fitted_dir
+    _, frame = wine_csv
+    features = [c for c in frame.columns if c not in ("wine_id", "cultivar")]
+    for name in ["embedding.csv", "contributions.npz", "model.safetensors", "embedding.png"]:
+        assert (out / name).is_file(), name
+        assert str(out / name) in result.stdout
+    assert "178 samples x 13 features" in result.stdout
+    assert "time: read" in result.stdout and "fit" in result.stdout
+    emb = pd.read_csv(out / "embedding.csv")
+    assert list(emb.columns) == ["sample", "umap1", "umap2", "label"]
+    assert list(emb["label"]) == list(frame["cultivar"])
+    with np.load(out / "contributions.npz") as npz:
+        C = npz["contributions"]
+        assert C.shape == (178, 2, 13) and C.dtype == np.float32
+        assert list(npz["feature_names"]) == features
+    coords = emb[["umap1", "umap2"]].to_numpy()
+    np.testing.assert_allclose(C.sum(-1), coords, atol=1e-5 * np.abs(coords).max())
+    model = GlassBoxUMAP.load(out / "model.safetensors")
+    assert list(model.feature_names_in_) == features
+    assert model.epochs == 4
+
+
+def test_transform_and_explain(fitted_dir, wine_csv, tmp_path):
+    out, _ = fitted_dir
+    path, frame = wine_csv
+    # columns in another order, plus extra ones: selected by name
+    shuffled = frame[list(frame.columns[::-1])]
+    shuffled_path = tmp_path / "shuffled.tsv"
+    shuffled.to_csv(shuffled_path, sep="\t", index=False)
+    result = run_cli(
+        "transform",
+        out / "model.safetensors",
+        shuffled_path,
+        "--out",
+        tmp_path / "e.csv",
+        "--drop-columns",
+        "wine_id,cultivar",
+    )
+    assert result.returncode == 0, result.stderr
+    again = pd.read_csv(tmp_path / "e.csv")
+    fitted = pd.read_csv(out / "embedding.csv")
+    np.testing.assert_allclose(again[["umap1", "umap2"]], fitted[["umap1", "umap2"]], atol=1e-6)
+
+    result = run_cli(
+        "explain",
+        out / "model.safetensors",
+        path,
+        "--groups",
+        "cultivar",
+        "--out",
+        tmp_path / "ex",
+        "--drop-columns",
+        "wine_id",
+        "--top",
+        "4",
+    )
+    assert result.returncode == 0, result.stderr
+    groups = pd.read_csv(tmp_path / "ex" / "groups.csv")
+    assert set(groups["group"]) == {"c0", "c1", "c2"}
+    assert len(groups) == 3 * 13
+    assert (tmp_path / "ex" / "top_features.png").is_file()
+    for g in ("c0", "c1", "c2"):
+        top = groups[(groups["group"] == g) & (groups["rank"] == 1)]["feature"].item()
+        assert f"  {g}: {top}" in result.stdout
+
+
+def test_clear_errors(fitted_dir, wine_csv, tmp_path):
+    out, _ = fitted_dir
+    path, frame = wine_csv
+    result = run_cli("fit", tmp_path / "nope.csv", "--out", tmp_path / "o")
+    assert result.returncode == 2 and "nope.csv: no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run_cli("fit", path, "--out", tmp_path / "o", "--label-column", "cultivar")
+    assert result.returncode == 2 and "non-numeric columns ['wine_id']" in result.stderr
+    garbage = tmp_path / "bad.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    result = run_cli("fit", garbage, "--out", tmp_path / "o")
+    assert result.returncode == 2 and "cannot be read as Apache Parquet" in result.stderr
+    result = run_cli("fit", tmp_path / "bad.xlsx", "--out", tmp_path / "o")
+    assert result.returncode == 2 and "no such file" in result.stderr
+    (tmp_path / "bad.xlsx").write_bytes(b"x")
+    result = run_cli("fit", tmp_path / "bad.xlsx", "--out", tmp_path / "o")
+    assert result.returncode == 2 and "unknown format '.xlsx'" in result.stderr
+    result = run_cli("fit", path, "--out", tmp_path / "o", "--n-neighbors", "1")
+    assert result.returncode == 2 and "n_neighbors: must be >= 2" in result.stderr
+    short = tmp_path / "short.csv"
+    frame.drop(columns=["alcohol", "proline"]).to_csv(short, index=False)
+    result = run_cli(
+        "transform", out / "model.safetensors", short, "--drop-columns", "wine_id,cultivar"
+    )
+    assert result.returncode == 2
+    assert "lacks 2 column(s) the model was fitted on: ['alcohol', 'proline']" in result.stderr
 
 
 def test_demo_writes_outputs(tmp_path):
     out = tmp_path / "demo"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "glass_box_umap.cli",
-            "demo",
-            "--out",
-            str(out),
-            "--epochs",
-            "3",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_cli("demo", "--out", out, "--epochs", "3", "--quiet")
     assert result.returncode == 0, result.stderr
     for name in ["embedding.csv", "contributions.npy", "model.safetensors", "embedding.png"]:
         assert (out / name).is_file(), name
         assert str(out / name) in result.stdout
-    assert "fit:" in result.stdout and " s" in result.stdout
-    emb = np.loadtxt(out / "embedding.csv", delimiter=",", skiprows=1)
+    assert "time: fit" in result.stdout
+    emb = pd.read_csv(out / "embedding.csv")
     contributions = np.load(out / "contributions.npy")
-    assert emb.shape == (1797, 3)
+    assert emb.shape == (1797, 4)
     assert contributions.shape == (1797, 2, 64) and contributions.dtype == np.float32
-    model = GlassBoxUMAP.load(out / "model.safetensors")
-    np.testing.assert_allclose(contributions.sum(-1), emb[:, :2], atol=1e-4, rtol=1e-5)
-    assert model.n_features_in_ == 64
+    np.testing.assert_allclose(contributions.sum(-1), emb[["umap1", "umap2"]], atol=1e-4)
+    assert GlassBoxUMAP.load(out / "model.safetensors").n_features_in_ == 64
 
 
-def test_demo_rejects_bad_epochs(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "glass_box_umap.cli", "demo", "--epochs", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_demo_rejects_bad_epochs():
+    result = run_cli("demo", "--epochs", "0", timeout=120)
     assert result.returncode == 2
     assert "--epochs" in result.stderr
+
+
+def test_readers_agree_across_formats(tmp_path):
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(30, 4))
+    frame = pd.DataFrame(values, columns=list("abcd"))
+    frame["kind"] = rng.choice(["x", "y"], size=30)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    frame.to_csv(tmp_path / "d.tsv", sep="\t", index=False)
+    frame.to_parquet(tmp_path / "d.parquet")
+    np.save(tmp_path / "d.npy", values)
+    adata = anndata.AnnData(
+        X=values.astype(np.float32),
+        obs=pd.DataFrame({"kind": frame["kind"].to_numpy()}, index=[f"c{i}" for i in range(30)]),
+        var=pd.DataFrame(index=list("abcd")),
+    )
+    adata.write_h5ad(tmp_path / "d.h5ad")
+    for suffix in ("csv", "tsv", "parquet", "h5ad"):
+        table = read_table(tmp_path / f"d.{suffix}", label_column="kind")
+        assert list(table.features.columns) == list("abcd"), suffix
+        np.testing.assert_allclose(table.features.to_numpy(), values, rtol=1e-6)
+        assert list(table.labels) == list(frame["kind"])
+    table = read_table(tmp_path / "d.npy")
+    assert list(table.features.columns) == ["x0", "x1", "x2", "x3"]
+    np.testing.assert_array_equal(table.features.to_numpy(), values)
+    assert list(read_table(tmp_path / "d.h5ad").features.index[:2]) == ["c0", "c1"]
+    with pytest.raises(DataError, match="no column named \\['missing'\\]"):
+        read_table(tmp_path / "d.csv", label_column="missing")
+    frame.loc[3, "b"] = np.nan
+    frame.to_csv(tmp_path / "nan.csv", index=False)
+    with pytest.raises(DataError, match="missing values in columns \\['b'\\]"):
+        read_table(tmp_path / "nan.csv", label_column="kind")
+    np.save(tmp_path / "obj.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="cannot be read"):
+        read_table(tmp_path / "obj.npy")  # pickled arrays are never loaded

@@ -1,4 +1,10 @@
-"""Command-line entry point: ``glass-box-umap demo``."""
+"""Command line: ``glass-box-umap {fit, transform, explain, demo}``.
+
+For people who do not write Python: fit a data file, embed new data with a saved model,
+and explain groups — every output a plain file (CSV, NPZ, PNG, HTML, safetensors).
+User mistakes (missing file, unreadable format, non-numeric or missing columns, bad
+parameters) end with one line on stderr and exit status 2, before anything is fitted.
+"""
 
 from __future__ import annotations
 
@@ -6,65 +12,293 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+#: Exit status for a problem with the user's input (argparse uses 2 as well).
+EXIT_USAGE = 2
 
 
-def _demo(args: argparse.Namespace) -> int:
+class _Timer:
+    """Named wall-clock intervals, printed in the summary."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    def __call__(self, name: str) -> _Timer:
+        self._name = name
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.times[self._name] = time.perf_counter() - self._start
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.times.items())
+
+
+def _use_agg() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+
+
+def _write_embedding(path: Path, embedding: Any, index: Any, labels: Any = None) -> Path:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        embedding, index=index, columns=[f"umap{k + 1}" for k in range(embedding.shape[1])]
+    )
+    frame.index.name = "sample"
+    if labels is not None:
+        frame["label"] = list(labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path)
+    return path
+
+
+def _write_contributions(path: Path, contributions: Any, names: Any, index: Any) -> Path:
+    import numpy as np
+
+    np.savez_compressed(
+        path,
+        contributions=contributions.astype(np.float32),
+        feature_names=np.asarray([str(n) for n in names]),
+        samples=np.asarray([str(i) for i in index]),
+    )
+    return path
+
+
+def _explorer(path: Path, embedding: Any, contributions: Any, names: Any, groups: Any, X: Any):
+    """The interactive explorer, or None (with the reason) when Bokeh is not installed."""
+    try:
+        from .plotting.interactive import save_explorer
+    except ImportError as err:
+        print(f"explorer skipped: {err.name} is not installed", file=sys.stderr)
+        return None
+    return save_explorer(
+        path, embedding, contributions, feature_names=names, groups=groups, feature_values=X
+    )
+
+
+def _report(paths: dict[str, Path | None], timer: _Timer) -> None:
+    print(f"time: {timer.summary()}")
+    for name, path in paths.items():
+        if path is not None:
+            print(f"{name:>13}: {path}")
+
+
+# ---------------------------------------------------------------------- commands
+def _fit(args: argparse.Namespace) -> int:
+    _use_agg()
+    import numpy as np
+
+    from . import GlassBoxUMAP
+    from .io import read_table
+    from .plotting import plot_embedding
+
+    timer = _Timer()
+    reducer = GlassBoxUMAP(
+        n_neighbors=args.n_neighbors,
+        min_dist=args.min_dist,
+        metric=args.metric,
+        n_components=args.n_components,
+        pca_components=args.pca_components,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        random_state=args.seed,
+        quiet=args.quiet,
+    )
+    reducer._check_params()  # a bad parameter is reported before the file is read
+    with timer("read"):
+        table = read_table(args.data, args.label_column, tuple(args.drop_columns))
+    X = table.features
+    labels = None if table.labels is None else table.labels.to_numpy()
+    print(f"{table.source}: {X.shape[0]} samples x {X.shape[1]} features")
+    with timer("fit"):
+        embedding = reducer.fit_transform(X)
+    with timer("contributions"):
+        contributions = reducer.compute_contributions(X)
+    error = float(np.abs(contributions.sum(-1) - embedding).max())
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = reducer.feature_names_in_
+    with timer("write"):
+        paths: dict[str, Path | None] = {
+            "embedding": _write_embedding(out / "embedding.csv", embedding, X.index, labels),
+            "contributions": _write_contributions(
+                out / "contributions.npz", contributions, names, X.index
+            ),
+            "model": out / "model.safetensors",
+            "plot": out / "embedding.png",
+        }
+        reducer.save(paths["model"])
+        fig = plot_embedding(embedding, labels, title=table.source.name)
+        fig.savefig(paths["plot"], dpi=120)
+        if not args.no_explorer:
+            paths["explorer"] = _explorer(
+                out / "explorer.html", embedding, contributions, names, labels, X.to_numpy()
+            )
+    print(
+        f"contributions {contributions.shape} sum to the embedding within {error:.2e} "
+        f"(max |embedding| {np.abs(embedding).max():.2f})"
+    )
+    _report(paths, timer)
+    return 0
+
+
+def _load_for(args: argparse.Namespace):
+    """The model, and the data file's columns in the model's order."""
+    from . import GlassBoxUMAP
+    from .io import read_table, select_features
+
+    model = GlassBoxUMAP.load(args.model)
+    table = read_table(args.data, getattr(args, "groups", None), tuple(args.drop_columns))
+    names = getattr(model, "feature_names_in_", None)
+    X = select_features(table, None if names is None else list(names), model.n_features_in_)
+    return model, table, X
+
+
+def _transform(args: argparse.Namespace) -> int:
+    timer = _Timer()
+    with timer("read"):
+        model, table, X = _load_for(args)
+    with timer("transform"):
+        embedding = model.transform(X)
+    path = _write_embedding(Path(args.out), embedding, X.index)
+    print(f"{table.source}: {X.shape[0]} samples embedded")
+    _report({"embedding": path}, timer)
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    _use_agg()
+    from .explain import explain_groups
+    from .plotting import plot_top_features
+
+    timer = _Timer()
+    with timer("read"):
+        model, table, X = _load_for(args)
+    groups = table.labels.astype(str).to_numpy()
+    with timer("contributions"):
+        embedding = model.transform(X)
+        contributions = model.compute_contributions(X)
+    names = list(X.columns)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with timer("explain"):
+        table_groups = explain_groups(contributions, groups, feature_names=names)
+        paths: dict[str, Path | None] = {
+            "groups": out / "groups.csv",
+            "embedding": _write_embedding(out / "embedding.csv", embedding, X.index, groups),
+            "contributions": _write_contributions(
+                out / "contributions.npz", contributions, names, X.index
+            ),
+            "plot": out / "top_features.png",
+        }
+        table_groups.to_csv(paths["groups"], index=False)
+        plot_top_features(contributions, groups, n=args.top, feature_names=names).savefig(
+            paths["plot"], dpi=110
+        )
+    print(f"{table.source}: {X.shape[0]} samples in {len(set(groups))} groups of {args.groups!r}")
+    for group, rows in table_groups.groupby("group", sort=True):
+        top = rows.nsmallest(3, "rank")
+        described = ", ".join(
+            f"{r.feature} {100 * r.l2_share:.0f}%" for r in top.itertuples(index=False)
+        )
+        print(f"  {group}: {described}")
+    _report(paths, timer)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    _use_agg()
     import numpy as np
     from sklearn.datasets import load_digits
 
     from . import GlassBoxUMAP
     from .plotting import plot_embedding
 
+    timer = _Timer()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     digits = load_digits()
     X, y = digits.data, digits.target
     print(f"Fitting GlassBoxUMAP (defaults, epochs={args.epochs}) on sklearn digits {X.shape}")
-    start = time.perf_counter()
-    reducer = GlassBoxUMAP(epochs=args.epochs, random_state=args.seed, quiet=args.quiet)
-    embedding = reducer.fit_transform(X)
-    fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    contributions = reducer.compute_contributions(X)
-    explain_seconds = time.perf_counter() - start
+    with timer("fit"):
+        reducer = GlassBoxUMAP(epochs=args.epochs, random_state=args.seed, quiet=args.quiet)
+        embedding = reducer.fit_transform(X)
+    with timer("contributions"):
+        contributions = reducer.compute_contributions(X)
     gap = np.abs(contributions.sum(-1) - embedding).max()
 
-    paths = {
-        "embedding": out / "embedding.csv",
+    paths: dict[str, Path | None] = {
+        "embedding": _write_embedding(out / "embedding.csv", embedding, np.arange(len(X)), y),
         "contributions": out / "contributions.npy",
         "model": out / "model.safetensors",
         "plot": out / "embedding.png",
     }
-    header = ",".join(f"umap{k + 1}" for k in range(embedding.shape[1])) + ",label"
-    np.savetxt(
-        paths["embedding"],
-        np.column_stack([embedding, y]),
-        delimiter=",",
-        header=header,
-        comments="",
-        fmt=["%.6g"] * embedding.shape[1] + ["%d"],
-    )
     np.save(paths["contributions"], contributions)
     reducer.save(paths["model"])
     fig = plot_embedding(embedding, y, title="sklearn digits, GlassBoxUMAP defaults")
     fig.savefig(paths["plot"], dpi=120)
-
-    print(f"fit: {fit_seconds:.1f} s; contributions: {explain_seconds:.2f} s")
     print(f"contributions {contributions.shape} sum to the embedding within {gap:.2e}")
-    for name, path in paths.items():
-        print(f"{name:>13}: {path}")
+    _report(paths, timer)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+# ---------------------------------------------------------------------- parser
+def _columns(text: str) -> list[str]:
+    return [c for c in text.split(",") if c]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``glass-box-umap`` argument parser."""
     parser = argparse.ArgumentParser(
         prog="glass-box-umap",
         description="Parametric UMAP with exact per-feature contributions.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    data_help = "data file: .csv, .tsv, .parquet, .npy or .h5ad (one sample per row)"
+    drop_help = "comma-separated columns to ignore (ids, free text)"
+
+    fit = sub.add_parser("fit", help="fit a data file; write embedding, contributions, model")
+    fit.add_argument("data", help=data_help)
+    fit.add_argument("--out", required=True, help="output folder")
+    fit.add_argument("--label-column", help="column used as labels (colours), not as a feature")
+    fit.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    fit.add_argument("--n-neighbors", type=int, default=15)
+    fit.add_argument("--min-dist", type=float, default=0.1)
+    fit.add_argument("--metric", default="euclidean")
+    fit.add_argument("--n-components", type=int, default=2)
+    fit.add_argument("--pca-components", type=int, default=None)
+    fit.add_argument("--epochs", type=int, default=200)
+    fit.add_argument("--batch-size", type=int, default=10_000)
+    fit.add_argument("--lr", type=float, default=1e-3)
+    fit.add_argument("--seed", type=int, default=0, help="random_state (default: 0)")
+    fit.add_argument("--no-explorer", action="store_true", help="skip explorer.html")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.set_defaults(func=_fit)
+
+    transform = sub.add_parser("transform", help="embed a data file with a saved model")
+    transform.add_argument("model", help="model.safetensors written by fit")
+    transform.add_argument("data", help=data_help)
+    transform.add_argument("--out", default="embedding.csv", help="CSV to write")
+    transform.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    transform.set_defaults(func=_transform)
+
+    explain = sub.add_parser("explain", help="which features place each group, per group")
+    explain.add_argument("model", help="model.safetensors written by fit")
+    explain.add_argument("data", help=data_help)
+    explain.add_argument("--groups", required=True, help="column holding the group labels")
+    explain.add_argument("--out", default="explanation", help="output folder")
+    explain.add_argument("--top", type=int, default=10, help="features per group in the plot")
+    explain.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    explain.set_defaults(func=_explain)
+
     demo = sub.add_parser(
         "demo",
         help="fit sklearn's digits with defaults; write embedding, contributions and a plot",
@@ -74,10 +308,22 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0, help="random_state (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "epochs", 1) < 1:
         parser.error(f"--epochs: must be >= 1, got {args.epochs}")
-    return args.func(args)
+    if getattr(args, "top", 1) < 1:
+        parser.error(f"--top: must be >= 1, got {args.top}")
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, TypeError) as err:
+        # Our checks name the file, column or parameter; a traceback would hide that.
+        print(f"glass-box-umap {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
