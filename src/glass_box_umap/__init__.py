@@ -4,7 +4,7 @@ from typing import Any
 
 from .encoders import available_encoders, register_encoder
 from .estimator import GlassBoxUMAP
-from .explain import explain_difference, explain_groups, top_features
+from .explain import contributions_frame, explain_difference, explain_groups, top_features
 
 __version__ = "0.1.0"
 
@@ -13,6 +13,7 @@ __all__ = [
     "GlassBoxUMAP",
     "__version__",
     "available_encoders",
+    "contributions_frame",
     "explain_difference",
     "explain_groups",
     "register_encoder",

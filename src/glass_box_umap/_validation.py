@@ -154,6 +154,10 @@ def resolve_feature_names(
     names = [str(f) for f in feature_names]
     if len(names) != n_features:
         raise ValueError(f"{name}: has {len(names)} names for {n_features} features")
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        duplicates = sorted({f for f in names if f in seen or seen.add(f)})
+        raise ValueError(f"{name}: duplicate names {duplicates[:10]}")
     return names
 
 

@@ -228,4 +228,47 @@ def top_features(
     )
 
 
-__all__ = ["explain_difference", "explain_groups", "top_features"]
+def contributions_frame(
+    contributions: Any,
+    feature_names: Sequence[str] | None = None,
+    samples: Sequence[Any] | None = None,
+) -> pd.DataFrame:
+    """Contributions as a tidy long table, one row per (sample, component, feature).
+
+    Parameters
+    ----------
+    contributions : array of shape (n_samples, n_components, n_features)
+    feature_names : sequence of str, optional
+    samples : sequence of length n_samples, optional
+        Sample ids (for example a DataFrame's index); ``0 .. n - 1`` when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n_samples * n_components * n_features`` rows with columns ``sample``,
+        ``component`` (1-based embedding axis), ``feature`` (categorical) and
+        ``contribution``. Grouping by ``(sample, component)`` and summing
+        ``contribution`` gives the embedding back.
+    """
+    C = check_contributions(contributions)
+    n, n_components, n_features = C.shape
+    names = resolve_feature_names(feature_names, n_features)
+    if samples is None:
+        ids = np.arange(n)
+    else:
+        ids = np.asarray(samples)
+        if ids.shape != (n,):
+            raise ValueError(f"samples: expected {n} sample ids, got shape {ids.shape}")
+    return pd.DataFrame(
+        {
+            "sample": np.repeat(ids, n_components * n_features),
+            "component": np.tile(np.repeat(np.arange(1, n_components + 1), n_features), n),
+            "feature": pd.Categorical.from_codes(
+                np.tile(np.arange(n_features), n * n_components), categories=names
+            ),
+            "contribution": C.reshape(-1),
+        }
+    )
+
+
+__all__ = ["contributions_frame", "explain_difference", "explain_groups", "top_features"]
