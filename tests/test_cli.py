@@ -121,25 +121,12 @@ def test_transform_and_explain(fitted_dir, wine_csv, tmp_path):
         assert f"  {g}: {top}" in result.stdout
 
 
-def test_clear_errors(fitted_dir, wine_csv, tmp_path):
+def test_clear_errors_end_to_end(fitted_dir, wine_csv, tmp_path):
     out, _ = fitted_dir
-    path, frame = wine_csv
+    _, frame = wine_csv
     result = run_cli("fit", tmp_path / "nope.csv", "--out", tmp_path / "o")
     assert result.returncode == 2 and "nope.csv: no such file" in result.stderr
     assert "Traceback" not in result.stderr
-    result = run_cli("fit", path, "--out", tmp_path / "o", "--label-column", "cultivar")
-    assert result.returncode == 2 and "non-numeric columns ['wine_id']" in result.stderr
-    garbage = tmp_path / "bad.parquet"
-    garbage.write_bytes(b"not parquet at all")
-    result = run_cli("fit", garbage, "--out", tmp_path / "o")
-    assert result.returncode == 2 and "cannot be read as Apache Parquet" in result.stderr
-    result = run_cli("fit", tmp_path / "bad.xlsx", "--out", tmp_path / "o")
-    assert result.returncode == 2 and "no such file" in result.stderr
-    (tmp_path / "bad.xlsx").write_bytes(b"x")
-    result = run_cli("fit", tmp_path / "bad.xlsx", "--out", tmp_path / "o")
-    assert result.returncode == 2 and "unknown format '.xlsx'" in result.stderr
-    result = run_cli("fit", path, "--out", tmp_path / "o", "--n-neighbors", "1")
-    assert result.returncode == 2 and "n_neighbors: must be >= 2" in result.stderr
     short = tmp_path / "short.csv"
     frame.drop(columns=["alcohol", "proline"]).to_csv(short, index=False)
     result = run_cli(
@@ -147,6 +134,28 @@ def test_clear_errors(fitted_dir, wine_csv, tmp_path):
     )
     assert result.returncode == 2
     assert "lacks 2 column(s) the model was fitted on: ['alcohol', 'proline']" in result.stderr
+
+
+def test_clear_errors(wine_csv, tmp_path, capsys):
+    from glass_box_umap.cli import main
+
+    path, _ = wine_csv
+
+    def error(*args):
+        assert main([str(a) for a in args]) == 2
+        return capsys.readouterr().err
+
+    out = tmp_path / "o"
+    assert "non-numeric columns ['wine_id']" in error(
+        "fit", path, "--out", out, "--label-column", "cultivar"
+    )
+    garbage = tmp_path / "bad.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    assert "cannot be read as Apache Parquet" in error("fit", garbage, "--out", out)
+    (tmp_path / "bad.xlsx").write_bytes(b"x")
+    assert "unknown format '.xlsx'" in error("fit", tmp_path / "bad.xlsx", "--out", out)
+    assert "n_neighbors: must be >= 2" in error("fit", path, "--out", out, "--n-neighbors", "1")
+    assert not out.exists()  # nothing was written for a failed command
 
 
 def test_demo_writes_outputs(tmp_path):

@@ -10,6 +10,7 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 import torch
 
 #: Integers beyond this magnitude are not exactly representable in float32.
@@ -48,12 +49,33 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def check_array(X: Any, name: str = "X") -> np.ndarray:
+def _check_sparse(X: Any, name: str) -> Any:
+    """A scipy sparse matrix as CSR float64, validated like a dense array."""
+    if X.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D sparse matrix, got {X.ndim} dimensions")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name}: empty sparse matrix of shape {X.shape}")
+    if X.dtype == np.bool_ or X.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected real numbers (float or int), got dtype {X.dtype}")
+    X = X.tocsr().astype(np.float64)
+    if X.nnz and not np.isfinite(X.data).all():
+        raise ValueError(f"{name}: contains NaN or infinity")
+    if X.nnz and np.abs(X.data).max() > np.finfo(np.float32).max:
+        raise ValueError(f"{name}: values beyond the float32 range (+/-3.4e38); rescale them")
+    return X
+
+
+def check_array(X: Any, name: str = "X", accept_sparse: bool = False) -> np.ndarray:
     """Validate a 2-D numeric array and return it as float64 numpy, no data lost.
 
     Accepts numpy arrays, torch tensors, pandas DataFrames and array-likes of real
-    numbers (float16/32/64 or integers exactly representable in float32).
+    numbers (float32/64 or integers exactly representable in float32), and with
+    ``accept_sparse`` scipy sparse matrices (returned as CSR float64, not densified).
     """
+    if scipy.sparse.issparse(X):
+        if not accept_sparse:
+            raise TypeError(f"{name}: sparse input is not supported here; pass a dense array")
+        return _check_sparse(X, name)
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     elif hasattr(X, "to_numpy") and hasattr(X, "dtypes"):
@@ -69,14 +91,34 @@ def check_array(X: Any, name: str = "X") -> np.ndarray:
         arr = np.asarray(X)
     except (ValueError, TypeError) as err:
         raise TypeError(f"{name}: cannot be read as a numeric array ({err})") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name}: Complex data not supported (dtype {arr.dtype})")
+    if arr.dtype.kind == "O":
+        # Object arrays of plain numbers (what pandas or lists can give) are numbers;
+        # strings are not parsed, so "1.5" is an error rather than a silent conversion.
+        if not all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) for v in arr.flat):
+            raise TypeError(f"{name}: object array holds values that are not real numbers")
+        arr = arr.astype(np.float64)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
         raise TypeError(f"{name}: expected real numbers (float or int), got dtype {arr.dtype}")
+    if arr.dtype == np.float16:
+        raise TypeError(
+            f"{name}: float16 keeps only ~3 significant digits, too few for neighbour "
+            "distances; convert to float32"
+        )
     if arr.ndim != 2:
         raise ValueError(
-            f"{name}: expected a 2-D array (n_samples, n_features), got shape {arr.shape}"
+            f"{name}: expected a 2-D array (n_samples, n_features), got shape {arr.shape}. "
+            "Reshape your data: X.reshape(-1, 1) for one feature, X.reshape(1, -1) for one sample"
         )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name}: empty array of shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(
+            f"{name}: 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(
+            f"{name}: 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
     if arr.dtype.kind in "iu":
         if arr.size and np.abs(arr).max() > _FLOAT32_EXACT_INT:
             raise ValueError(
@@ -88,6 +130,8 @@ def check_array(X: Any, name: str = "X") -> np.ndarray:
         raise ValueError(
             f"{name}: contains NaN or infinity (first at row {bad[0]}, column {bad[1]})"
         )
+    elif np.abs(arr).max() > np.finfo(np.float32).max:
+        raise ValueError(f"{name}: values beyond the float32 range (+/-3.4e38); rescale them")
     return arr.astype(np.float64, copy=False)
 
 

@@ -22,11 +22,13 @@ import copy
 import functools
 import secrets
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
@@ -37,6 +39,7 @@ from .attribution import contributions as _contributions
 from .encoders import build_encoder, get_encoder_class
 from .graph import METRICS, EdgeList, build_graph
 from .loss import find_ab_params
+from .supervised import intersect_with_labels, label_codes
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
@@ -118,6 +121,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Print nothing at all; otherwise show a progress bar.
     extra_callbacks : list of lightning.pytorch.Callback, default []
         Added to the trainer's callbacks.
+    target_weight : float, default 0.5
+        With labels (``fit(X, y)``), how strongly they reshape the graph, in [0, 1]:
+        umap-learn's categorical ``target_weight``. Unused without ``y``.
 
     Attributes
     ----------
@@ -164,6 +170,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         random_state: int | None = None,
         quiet: bool = False,
         extra_callbacks: list[Callback] = [],  # noqa: B006 - documented default, never mutated
+        target_weight: float = 0.5,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -184,6 +191,15 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.quiet = quiet
         self.extra_callbacks = extra_callbacks
+        self.target_weight = target_weight
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        # transform returns float32 whatever the input precision.
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.target_tags.required = False
+        tags.input_tags.sparse = True
+        return tags
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> dict[str, Any]:
@@ -244,6 +260,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         ):
             raise TypeError("extra_callbacks: expected a list of lightning.pytorch.Callback")
         p["extra_callbacks"] = list(callbacks)
+        p["target_weight"] = check.check_float("target_weight", self.target_weight, 0.0, 1.0)
         return p
 
     def _check_fitted(self) -> None:
@@ -255,43 +272,50 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     def _check_transform_input(self, X: Any) -> np.ndarray:
         self._check_fitted()
         check.check_feature_names(getattr(self, "feature_names_in_", None), X)
-        X = check.check_array(X)
+        X = check.check_array(X, accept_sparse=True)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X: has {X.shape[1]} features, but this model was fitted with "
-                f"{self.n_features_in_}"
+                f"X has {X.shape[1]} features, but GlassBoxUMAP is expecting "
+                f"{self.n_features_in_} features as input"
             )
         return X
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, y: None = None) -> GlassBoxUMAP:
+    def fit(self, X: Any, y: Any = None) -> GlassBoxUMAP:
         """Learn the graph of ``X`` and train the encoder on it.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Float or integer data: numpy, torch or pandas.
-        y : None
-            Not used; supervised UMAP is not supported.
+        y : array-like of shape (n_samples,), optional
+            Class labels for supervised UMAP (``-1`` = unlabelled): edges between
+            classes are weakened as umap-learn does, by ``target_weight``.
 
         Returns
         -------
         self
+
+        Notes
+        -----
+        A fit stopped by ``KeyboardInterrupt`` (Ctrl-C, or raised by a callback) keeps
+        the weights trained so far (the best epoch's, with ``restore_best_weights``),
+        warns, and returns a usable model; ``interrupted_`` is then True.
         """
         p = self._check_params()
         names = check.feature_names(X)
-        X = check.check_array(X)
+        X = check.check_array(X, accept_sparse=True)
         # Lightning takes seconds to import; pay for it only when training.
         from .training import UMAPModule, steps_per_epoch, train
 
-        if y is not None:
-            raise ValueError("y: supervised fitting is not supported; call fit(X)")
         n_samples, n_features = X.shape
+        codes = None if y is None else label_codes(y, n_samples)
         if n_samples < p["n_neighbors"] + 1:
             raise ValueError(
                 f"X: has {n_samples} samples, but n_neighbors={p['n_neighbors']} needs "
                 f"at least {p['n_neighbors'] + 1}"
             )
+        _check_distinct(X, p["n_neighbors"])
         if p["pca_components"] is not None and p["pca_components"] > min(n_samples, n_features):
             raise ValueError(
                 f"pca_components: {p['pca_components']} exceeds min(n_samples, n_features) "
@@ -308,18 +332,21 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
                 p["encoder_kwargs"],
             )
 
-        mean = X.mean(axis=0)
-        centred = X - mean
+        mean = np.asarray(X.mean(axis=0), dtype=np.float64).reshape(n_features)
         components = None
         if p["pca_components"] is not None:
-            pca = PCA(n_components=p["pca_components"], random_state=int(pca_seed))
-            components = pca.fit(centred).components_
+            # PCA centres by itself; on sparse input it does so without densifying.
+            solver = "covariance_eigh" if scipy.sparse.issparse(X) else "auto"
+            pca = PCA(p["pca_components"], svd_solver=solver, random_state=int(pca_seed))
+            components = pca.fit(X).components_
         device = _training_device()
         projection = (
             None if components is None else torch.as_tensor(components, dtype=torch.float32)
         )
         inputs = _encoder_inputs(X, mean, projection)
         edges = build_graph(inputs.numpy(), p["n_neighbors"], p["metric"], seed, device)
+        if codes is not None:
+            edges = intersect_with_labels(edges, codes, p["target_weight"])
         a, b = find_ab_params(1.0, p["min_dist"])
 
         # Training may draw from the global generators (dropout, say): fork, not clobber.
@@ -350,6 +377,15 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
                     p["restore_best_weights"],
                     p["extra_callbacks"],
                 )
+        if module.interrupted:
+            last = len(history["loss"])
+            kept = "the best epoch's weights" if best_epoch is not None else "the last weights"
+            warnings.warn(
+                f"fit interrupted after {last} of {p['epochs']} epochs; the model keeps "
+                f"{kept}{f' (epoch {best_epoch})' if best_epoch is not None else ''}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         encoder = encoder.cpu().eval()
         if not all(torch.isfinite(t).all() for t in encoder.state_dict().values()):
             raise FloatingPointError(
@@ -365,6 +401,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.a_, self.b_ = a, b
         self.history_ = history
         self.best_epoch_ = best_epoch
+        self.interrupted_ = module.interrupted
         self.n_features_in_ = n_features
         if names is None:
             self.__dict__.pop("feature_names_in_", None)
@@ -373,8 +410,8 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.embedding_ = self._embed(X)
         return self
 
-    def fit_transform(self, X: Any, y: None = None) -> np.ndarray:
-        """Fit on ``X`` and return its embedding, shape (n_samples, n_components)."""
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit on ``X`` (and labels ``y``, if given); its embedding (n_samples, n_components)."""
         return self.fit(X, y).embedding_
 
     # ------------------------------------------------------------------ inference
@@ -389,7 +426,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         size = max(self.batch_size, _MIN_ROWS) if isinstance(self.batch_size, int) else 10_000
         for start in range(0, X.shape[0], size):
             rows = slice(start, start + size)
-            x = torch.as_tensor(X[rows] - self.mean_, dtype=dtype)
+            x = torch.as_tensor(_dense(X[rows]) - self.mean_, dtype=dtype)
             if x.shape[0] < _MIN_ROWS:
                 x = torch.cat([x, x.new_zeros((_MIN_ROWS - x.shape[0], *x.shape[1:]))])
             yield rows, x
@@ -459,6 +496,49 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
             pieces.append(contrib.numpy())
         return np.concatenate(pieces)
 
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the embedding axes: ``glassboxumap0, glassboxumap1, ...``.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Accepted for scikit-learn's API (checked against the fitted names if given).
+
+        Returns
+        -------
+        ndarray of shape (n_components,), object
+        """
+        self._check_fitted()
+        if input_features is not None:
+            names = getattr(self, "feature_names_in_", None)
+            if names is not None and list(input_features) != list(names):
+                raise ValueError("input_features: differ from feature_names_in_")
+        n_components = self.embedding_.shape[1]
+        return np.asarray([f"glassboxumap{k}" for k in range(n_components)], dtype=object)
+
+    def contributions_frame(self, X: Any, dtype: str | torch.dtype = "float32") -> Any:
+        """:meth:`compute_contributions` as a tidy, feature-named pandas DataFrame.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A DataFrame's index becomes the ``sample`` column.
+        dtype : {'float32', 'float64'}
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``sample``, ``component`` (1-based), ``feature``, ``contribution``;
+            see :func:`glass_box_umap.explain.contributions_frame`.
+        """
+        from .explain import contributions_frame
+
+        samples = X.index.to_numpy() if hasattr(X, "index") and hasattr(X, "columns") else None
+        names = getattr(self, "feature_names_in_", None)
+        return contributions_frame(
+            self.compute_contributions(X, dtype=dtype), feature_names=names, samples=samples
+        )
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
         """Write the fitted model to ``path`` (a safetensors file: weights + JSON metadata)."""
@@ -475,14 +555,55 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         return load_model(path)
 
 
+#: Above this many values, counting distinct rows (a sort) is skipped as too costly.
+_DISTINCT_CHECK_MAX_VALUES = 10_000_000
+
+
+#: Rows densified at a time from sparse input.
+_DENSE_CHUNK = 16_384
+
+
+def _dense(X: Any) -> np.ndarray:
+    """Rows of ``X`` as a dense ndarray (sparse rows are densified, chunk by chunk)."""
+    return X.toarray() if scipy.sparse.issparse(X) else X
+
+
+def _check_distinct(X: Any, n_neighbors: int) -> None:
+    """Reject data with too few distinct samples to have ``n_neighbors`` neighbours."""
+    if X.size > _DISTINCT_CHECK_MAX_VALUES:
+        return
+    X = _dense(X)
+    if (X == X[0]).all():
+        raise ValueError("X: all samples are identical; there is no structure to embed")
+    n_distinct = len(np.unique(X, axis=0))
+    if n_distinct < n_neighbors + 1:
+        raise ValueError(
+            f"X: has only {n_distinct} distinct samples, but n_neighbors={n_neighbors} "
+            f"needs at least {n_neighbors + 1}"
+        )
+
+
 def _encoder_inputs(
     X: np.ndarray, mean: np.ndarray, projection: torch.Tensor | None
 ) -> torch.Tensor:
-    """Float32 encoder inputs of shape (n, n_inputs): ``X`` centred, then projected."""
+    """Float32 encoder inputs of shape (n, n_inputs): ``X`` centred, then projected.
+
+    Built chunk by chunk, so that neither a float64 copy of ``X`` nor a dense copy of
+    sparse ``X`` exists at once (with ``projection``, only the projected inputs do).
+    """
     if X.shape[1:] != mean.shape:
         raise ValueError(f"X: has {X.shape[1]} features, the model expects {mean.shape[0]}")
-    inputs = torch.as_tensor(X - mean, dtype=torch.float32)
-    return inputs if projection is None else inputs @ projection.T
+    width = mean.shape[0] if projection is None else projection.shape[0]
+    inputs = torch.empty((X.shape[0], width), dtype=torch.float32)
+    for start in range(0, X.shape[0], _DENSE_CHUNK):
+        rows = slice(start, start + _DENSE_CHUNK)
+        chunk = torch.as_tensor(_dense(X[rows]) - mean, dtype=torch.float32)
+        inputs[rows] = chunk if projection is None else chunk @ projection.T
+    if not torch.isfinite(inputs).all():
+        raise ValueError(
+            "X: values so large that centring them overflows float32; rescale the features"
+        )
+    return inputs
 
 
 def _as_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:

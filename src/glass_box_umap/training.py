@@ -120,6 +120,8 @@ class UMAPModule(pl.LightningModule):
         self.seed = seed
         self.num_workers = num_workers
         self.input_transform = input_transform
+        #: Set by :func:`train` when the fit was stopped by KeyboardInterrupt.
+        self.interrupted = False
         self.history: dict[str, list[float]] = {
             "epoch": [],
             **{name: [] for name in EPOCH_METRICS},
@@ -193,6 +195,12 @@ class UMAPModule(pl.LightningModule):
         self.history["epoch"].append(self.current_epoch)
         for name in (*EPOCH_METRICS, THROUGHPUT):
             self.history[name].append(float(metrics[name]))
+        if not math.isfinite(self.history["loss"][-1]):
+            # Stop at the first bad epoch: later epochs would only spread NaN weights.
+            raise FloatingPointError(
+                f"training diverged: the loss became {self.history['loss'][-1]} at epoch "
+                f"{self.current_epoch}; try a lower lr (it is {self.lr:g})"
+            )
         self.history["time"].append(time.perf_counter() - self._fit_start)
         self.history["lr"].append(self.trainer.optimizers[0].param_groups[0]["lr"])
 
@@ -307,7 +315,14 @@ def train(
             limit_val_batches=0,
             default_root_dir=str(checkpoint_dir),
         )
-        trainer.fit(module)
+        try:
+            trainer.fit(module)
+        except SystemExit:
+            # Lightning turns Ctrl-C (KeyboardInterrupt) into SystemExit after a graceful
+            # shutdown; the weights so far are still worth keeping.
+            if not trainer.interrupted:
+                raise
+            module.interrupted = True
     if restore_best_weights and best.best_state is not None:
         module.encoder.load_state_dict(best.best_state)
     best_epoch = best.best_epoch if restore_best_weights else None

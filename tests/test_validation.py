@@ -1,0 +1,186 @@
+"""Bad input: a clear error naming the argument, raised before any expensive work.
+
+Every case runs against an already fitted estimator: the failed fit must leave the
+previous model intact, and neither the graph nor the trainer may have been reached.
+"""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+import torch
+
+from glass_box_umap import GlassBoxUMAP, estimator
+
+from .conftest import FAST
+
+rng = np.random.default_rng(0)
+GOOD = rng.normal(size=(60, 4))
+NAMED = pd.DataFrame(GOOD, columns=["a", "b", "c", "d"])
+
+FIT_CASES = [
+    # (id, X, y, params, error, message fragment naming the argument)
+    ("nan", np.where(np.eye(60, 4) > 0, np.nan, GOOD), None, {}, ValueError, "X: contains NaN"),
+    (
+        "+inf",
+        np.where(np.eye(60, 4) > 0, np.inf, GOOD),
+        None,
+        {},
+        ValueError,
+        "X: contains NaN or inf",
+    ),
+    ("-inf", np.where(np.eye(60, 4) > 0, -np.inf, GOOD), None, {}, ValueError, "X: contains"),
+    ("empty rows", np.zeros((0, 4)), None, {}, ValueError, "X: 0 sample"),
+    ("empty features", np.zeros((60, 0)), None, {}, ValueError, "X: 0 feature"),
+    ("1-D", GOOD[:, 0], None, {}, ValueError, "X: expected a 2-D array"),
+    ("3-D to an MLP", GOOD.reshape(60, 2, 2), None, {}, ValueError, "X: expected a 2-D"),
+    ("strings", np.array([["a", "b"]] * 60), None, {}, TypeError, "X: expected real numbers"),
+    (
+        "str column",
+        NAMED.assign(kind="x"),
+        None,
+        {},
+        TypeError,
+        "X: non-numeric columns \\['kind'\\]",
+    ),
+    ("object with str", GOOD.astype(object).tolist() + [[1, 2, 3, "x"]], None, {}, TypeError, "X:"),
+    ("bool", GOOD > 0, None, {}, TypeError, "X: expected real numbers"),
+    ("float16", GOOD.astype(np.float16), None, {}, TypeError, "X: float16"),
+    ("complex", GOOD + 1j, None, {}, ValueError, "X: Complex data not supported"),
+    (
+        "huge ints",
+        np.full((60, 4), 2**40, dtype=np.int64) + np.arange(60)[:, None],
+        None,
+        {},
+        ValueError,
+        "X: integer values beyond",
+    ),
+    ("beyond float32", GOOD * 1e39, None, {}, ValueError, "X: values beyond the float32 range"),
+    (
+        "overflow after centring",
+        np.where(np.arange(60)[:, None] < 3, -3e38, 3e38) * (1 + 0.01 * GOOD),
+        None,
+        {},
+        ValueError,
+        "X: values so large that centring them overflows",
+    ),
+    ("identical rows", np.ones((60, 4)), None, {}, ValueError, "X: all samples are identical"),
+    (
+        "n_samples <= n_neighbors",
+        GOOD[:15],
+        None,
+        {},
+        ValueError,
+        "X: has 15 samples, but n_neighbors=15",
+    ),
+    (
+        "duplicate rows",
+        np.repeat(GOOD[:5], 12, axis=0),
+        None,
+        {},
+        ValueError,
+        "X: has only 5 distinct samples",
+    ),
+    (
+        "sparse with nan",
+        scipy.sparse.csr_matrix(np.where(GOOD > 2, np.nan, GOOD)),
+        None,
+        {},
+        ValueError,
+        "X: contains NaN",
+    ),
+    (
+        "torch with nan",
+        torch.tensor(np.where(np.eye(60, 4) > 0, np.nan, GOOD)),
+        None,
+        {},
+        ValueError,
+        "X: contains NaN",
+    ),
+    ("ragged", [[1.0, 2.0], [3.0]] * 30, None, {}, TypeError, "X: cannot be read"),
+    ("y length", GOOD, np.zeros(59), {}, ValueError, "y: expected shape \\(60,\\)"),
+    ("y continuous", GOOD, rng.normal(size=60), {}, ValueError, "y: continuous targets"),
+    ("y nan", GOOD, np.where(np.arange(60) == 3, np.nan, 1.0), {}, ValueError, "y: contains NaN"),
+    ("pca > features", GOOD, None, {"pca_components": 5}, ValueError, "pca_components: 5 exceeds"),
+    ("unknown metric", GOOD, None, {"metric": "hamming"}, ValueError, "metric: unknown metric"),
+    (
+        "unknown encoder",
+        GOOD,
+        None,
+        {"encoder_name": "transformer"},
+        ValueError,
+        "encoder_name: unknown encoder",
+    ),
+    ("negative", GOOD, None, {"min_dist": -1.0}, ValueError, "min_dist: must be"),
+    ("zero", GOOD, None, {"epochs": 0}, ValueError, "epochs: must be >= 1"),
+    ("huge n_neighbors", GOOD, None, {"n_neighbors": 10**6}, ValueError, "n_neighbors=1000000"),
+    (
+        "target_weight",
+        GOOD,
+        np.arange(60) % 2,
+        {"target_weight": 1.5},
+        ValueError,
+        "target_weight: must be",
+    ),
+    ("bool lr", GOOD, None, {"lr": True}, TypeError, "lr: expected a real number"),
+]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2)).fit(NAMED)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "params", "error", "match"),
+    [case[1:] for case in FIT_CASES],
+    ids=[case[0] for case in FIT_CASES],
+)
+def test_bad_fit_input(trained, monkeypatch, X, y, params, error, match):
+    def unreachable(*args, **kwargs):
+        raise AssertionError("expensive work started before the input was checked")
+
+    monkeypatch.setattr(estimator, "build_graph", unreachable)
+    reducer = copy.deepcopy(trained)
+    before = reducer.transform(NAMED)
+    reducer.set_params(**params)
+    with pytest.raises(error, match=match):
+        reducer.fit(X, y)
+    # the previous model is intact
+    np.testing.assert_array_equal(reducer.transform(NAMED), before)
+    assert reducer.embedding_ is not None and reducer.n_features_in_ == 4
+
+
+TRANSFORM_CASES = [
+    ("feature count", GOOD[:, :3], ValueError, "X has 3 features, but GlassBoxUMAP is expecting 4"),
+    ("missing names", NAMED.rename(columns={"a": "z"}), ValueError, "missing \\['a'\\]"),
+    ("reordered names", NAMED[["d", "c", "b", "a"]], ValueError, "X: columns are in another order"),
+    ("nan", np.full((3, 4), np.nan), ValueError, "X: contains NaN"),
+    ("1-D", GOOD[0], ValueError, "X: expected a 2-D array"),
+    ("float16", GOOD.astype(np.float16), TypeError, "X: float16"),
+]
+
+
+@pytest.mark.parametrize(
+    ("X", "error", "match"), [c[1:] for c in TRANSFORM_CASES], ids=[c[0] for c in TRANSFORM_CASES]
+)
+def test_bad_transform_input(trained, X, error, match):
+    with pytest.raises(error, match=match):
+        trained.transform(X)
+    with pytest.raises(error, match=match):
+        trained.compute_contributions(X)
+
+
+def test_unfitted_and_bad_options(trained):
+    with pytest.raises(ValueError, match="not fitted"):
+        GlassBoxUMAP().transform(GOOD)
+    with pytest.raises(ValueError, match="reduction: expected None or 'l2'"):
+        trained.compute_contributions(NAMED, reduction="l1")
+    with pytest.raises(ValueError, match="dtype: expected 'float32' or 'float64'"):
+        trained.compute_contributions(NAMED, dtype="float16")
+
+
+def test_table_is_large_enough():
+    assert len(FIT_CASES) + len(TRANSFORM_CASES) >= 25
