@@ -184,3 +184,74 @@ def test_unfitted_and_bad_options(trained):
 
 def test_table_is_large_enough():
     assert len(FIT_CASES) + len(TRANSFORM_CASES) >= 25
+
+
+def _rewrite(src, dst, edit_meta=None, edit_tensors=None):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = json.loads(f.metadata()["glass_box_umap"])
+    tensors = load_file(src)
+    if edit_meta:
+        edit_meta(meta)
+    if edit_tensors:
+        edit_tensors(tensors)
+    save_file(tensors, dst, metadata={"glass_box_umap": json.dumps(meta)})
+    return dst
+
+
+TAMPERED = [
+    ("bad parameter", lambda m: m["params"].update(n_neighbors=-3), None, "n_neighbors"),
+    (
+        "code as encoder",
+        lambda m: m["params"].update(encoder_name="os.system"),
+        None,
+        "encoder_name: unknown encoder 'os.system'",
+    ),
+    ("unknown parameter", lambda m: m["params"].update(evil="rm -rf /"), None, "inconsistent"),
+    ("feature count", lambda m: m.update(n_features_in=3), None, "inconsistent|mean of shape"),
+    ("feature names", lambda m: m.update(feature_names_in=["a"]), None, "feature names"),
+    (
+        "weights",
+        None,
+        lambda t: t.pop(next(k for k in t if k.startswith("encoder."))),
+        "inconsistent",
+    ),
+    ("metadata not JSON object", lambda m: m.clear(), None, "unknown format"),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit_meta", "edit_tensors", "match"), [c[1:] for c in TAMPERED], ids=[c[0] for c in TAMPERED]
+)
+def test_tampered_model_files_are_refused(trained, tmp_path, edit_meta, edit_tensors, match):
+    good = tmp_path / "good.safetensors"
+    trained.save(good)
+    bad = _rewrite(good, tmp_path / "bad.safetensors", edit_meta, edit_tensors)
+    with pytest.raises((ValueError, TypeError), match=match) as info:
+        GlassBoxUMAP.load(bad)
+    assert (
+        "path" in str(info.value)
+        or "encoder_name" in str(info.value)
+        or "n_neighbors" in str(info.value)
+    )
+
+
+def test_save_is_atomic(trained, tmp_path, monkeypatch):
+    from glass_box_umap import persistence
+
+    path = tmp_path / "model.safetensors"
+    trained.save(path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(persistence, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        trained.save(path)
+    assert path.read_bytes() == before  # the old file is untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temp left
