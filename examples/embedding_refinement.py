@@ -66,9 +66,10 @@ Usage
 
     python examples/embedding_refinement.py [--out DIR] [--reuse]
 
-``--out`` defaults to ``examples/output/embedding_refinement``. The six fits took 170 s in all
-on a quiet 2-core CPU machine; the three ``batch_size=512`` fits take 80% of it. ``--reuse`` loads the embeddings and fit times from ``DIR/embeddings.npz`` written
-by an earlier run instead of refitting, and only recomputes the scores and figures.
+``--out`` defaults to ``examples/output/embedding_refinement``. The six fits took 170 s
+in all on a quiet 2-core CPU machine; the three ``batch_size=512`` fits take 80% of it.
+``--reuse`` loads the embeddings and fit times from ``DIR/embeddings.npz`` written by an
+earlier run instead of refitting, and only recomputes the scores and figures.
 """
 
 from __future__ import annotations

@@ -1,0 +1,464 @@
+"""The interactive explorer: layout contents in Python, then the saved page in headless Chromium.
+
+The browser tests use Debian's ``/usr/bin/chromium`` through Python playwright. They skip when
+either is missing, unless the ``CI`` environment variable is set: there a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+from sklearn.datasets import make_blobs
+
+from glass_box_umap.plotting.interactive import (
+    _CATEGORICAL,
+    _DIVERGING,
+    N_BARS,
+    colour_limits,
+    explore,
+    save_explorer,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Every root view of every document has built and painted.
+READY_JS = """() => window.Bokeh !== undefined && Bokeh.documents.length > 0
+    && Bokeh.index.roots.length > 0 && Bokeh.index.roots.every((v) => v.has_finished())"""
+
+
+def _model(layout, name):
+    found = layout.select_one({"name": name})
+    assert found is not None, name
+    return found
+
+
+def _linear_data(n=500, n_features=10, centers=3, seed=0):
+    """Blobs through a linear map: contributions are exactly x_j * W[:, j]."""
+    X, y = make_blobs(n, n_features, centers=centers, random_state=seed)
+    W = np.random.default_rng(seed).normal(size=(2, n_features))
+    C = X[:, None, :] * W[None]
+    return X, y, C, C.sum(-1)
+
+
+# ----------------------------------------------------------------------------- layout contents
+
+
+def test_hover_names_top3_with_signed_contributions():
+    # Sample 0: magnitudes d=2 > e=1.41 > a=0.56 > b=0.1 > c=0; sample 1 ranks c, b, a.
+    C = np.zeros((2, 2, 5))
+    C[0, :, 0] = [0.5, -0.25]
+    C[0, :, 1] = [0.1, 0.0]
+    C[0, :, 3] = [0.0, -2.0]
+    C[0, :, 4] = [1.0, 1.0]
+    C[1, :, 0] = [0.01, 0.0]
+    C[1, :, 1] = [0.0, -0.5]
+    C[1, :, 2] = [3.0, 4.0]
+    names = ["a", "b", "c", "d<e", "e"]
+    values = np.arange(10.0).reshape(2, 5)
+    layout = explore(C.sum(-1), C, names, groups=["p", "q"], feature_values=values)
+    tips = _model(layout, "points").data["tip"]
+    assert tips[0] == (
+        "<b>d&lt;e</b>: +0, -2 = 3<br><b>e</b>: +1, +1 = 4<br><b>a</b>: +0.5, -0.25 = 0"
+    )
+    assert tips[1] == "<b>c</b>: +3, +4 = 7<br><b>b</b>: +0, -0.5 = 6<br><b>a</b>: +0.01, +0 = 5"
+    assert _model(layout, "points").data["group"] == ["p", "q"]
+    assert list(_model(layout, "points").data["id"]) == [0, 1]
+
+
+def test_hover_shows_every_axis_and_title_names_plotted_axes():
+    C = np.zeros((1, 3, 2))
+    C[0, :, 1] = [1.0, -2.0, 0.5]
+    layout = explore(C.sum(-1), C, ["u", "v"])
+    assert (
+        _model(layout, "points").data["tip"][0] == "<b>v</b>: +1, -2, +0.5<br><b>u</b>: +0, +0, +0"
+    )
+    assert _model(layout, "scatter").title.text.endswith("(axes 1 and 2 of 3)")
+
+
+def test_arrays_travel_as_float32_and_start_in_group_mode():
+    _, y, C, emb = _linear_data(60, 4)
+    layout = explore(emb, C, groups=y)
+    points = _model(layout, "points")
+    for key in ("x", "y", "cval"):
+        assert points.data[key].dtype == np.float32, key
+    np.testing.assert_array_equal(points.data["x"], emb[:, 0].astype(np.float32))
+    # Group mode: each point's colour value is its group code, mapped through a K-colour palette.
+    np.testing.assert_array_equal(points.data["cval"], y.astype(np.float32))
+    mapper = _model(layout, "scatter").renderers[0].glyph.fill_color.transform
+    assert (mapper.low, mapper.high) == (-0.5, 2.5)
+    assert list(mapper.palette) == _CATEGORICAL[:3]
+    assert _model(layout, "colour_mode").value == "group"
+    assert not _model(layout, "notice").visible
+
+
+def test_subsample_keeps_max_points_rows_and_warns():
+    rng = np.random.default_rng(1)
+    C = rng.normal(size=(300, 2, 4))
+    emb = C.sum(-1)
+    with pytest.warns(UserWarning, match="showing 100 of 300 points"):
+        layout = explore(emb, C, max_points=100, random_state=3)
+    ids = np.asarray(_model(layout, "points").data["id"])
+    assert ids.shape == (100,)
+    assert np.unique(ids).size == 100 and ids.min() >= 0 and ids.max() < 300
+    assert np.all(np.diff(ids) > 0)
+    np.testing.assert_array_equal(_model(layout, "points").data["y"], emb[ids, 1].astype("f4"))
+    notice = _model(layout, "notice")
+    assert notice.visible and "showing 100 of 300 points (random subsample)" in notice.text
+    with pytest.warns(UserWarning):
+        again = explore(emb, C, max_points=100, random_state=3)
+        other = explore(emb, C, max_points=100, random_state=4)
+    np.testing.assert_array_equal(_model(again, "points").data["id"], ids)
+    assert not np.array_equal(_model(other, "points").data["id"], ids)
+
+
+def test_feature_cap_keeps_largest_mean_contributions():
+    rng = np.random.default_rng(2)
+    scale = np.ones(8)
+    scale[[5, 2, 7]] = [9.0, 6.0, 4.0]
+    C = rng.normal(size=(50, 2, 8)) * scale
+    names = [f"f{j}" for j in range(8)]
+    with pytest.warns(UserWarning, match="3 of 8 features"):
+        layout = explore(C.sum(-1), C, names, max_values=50 * 2 * 3)
+    options = _model(layout, "feature_select").options
+    assert [label for _, label in options] == ["f5", "f2", "f7"]
+    assert _model(layout, "feature_search").completions == ["f5", "f2", "f7"]
+    store = _model(layout, "store")
+    assert sorted(k for k in store.data if k.startswith("a")) == sorted(
+        f"a{a}f{k}" for k in range(3) for a in (0, 1)
+    )
+    np.testing.assert_array_equal(store.data["a1f1"], C[:, 1, 2].astype(np.float32))
+    assert "3 of 8 features" in _model(layout, "notice").text
+    # No cap when the values fit.
+    full = explore(C.sum(-1), C, names, max_values=50 * 2 * 8)
+    assert len(_model(full, "feature_select").options) == 8
+
+
+def test_colour_limits_are_symmetric_percentiles():
+    shown = np.zeros((101, 2, 2))
+    shown[:, 0, 0] = np.arange(101.0) - 50  # |values| 0..50, each twice but 0
+    shown[:, 1, 1] = np.arange(101.0)
+    limits = colour_limits(shown)
+    assert limits.shape == (3, 2)
+    np.testing.assert_allclose(limits[0, 0], np.percentile(np.abs(shown[:, 0, 0]), 99))
+    np.testing.assert_allclose(limits[1, 1], 99.0)
+    np.testing.assert_allclose(limits[2, 1], 99.0)
+    # A feature that never contributes on an axis still gets a usable range.
+    assert limits[1, 0] == 1.0 and limits[0, 1] == 1.0
+    assert _DIVERGING[0].lower() == "#053061" and _DIVERGING[-1].lower() == "#67001f"
+
+
+def test_bars_start_with_mean_over_all_points():
+    _, y, C, emb = _linear_data(200, 20)
+    layout = explore(emb, C, groups=y)
+    bars = _model(layout, "bar_source").data
+    means = C.mean(axis=0)
+    expected = np.argsort(-np.hypot(means[0], means[1]))[:N_BARS][::-1]
+    assert bars["feature"] == [f"x{j}" for j in expected]
+    np.testing.assert_allclose(bars["axis1"], means[0, expected])
+    np.testing.assert_allclose(bars["axis2"], means[1, expected])
+    assert list(_model(layout, "bars").y_range.factors) == bars["feature"]
+    assert "all 200 points" in _model(layout, "selection_count").text
+
+
+def test_top_feature_mode_colours_most_frequent_first():
+    C = np.zeros((6, 2, 3))
+    C[:4, 0, 2] = 5.0
+    C[4:, 1, 0] = -5.0
+    layout = explore(C.sum(-1), C, ["a", "b", "c"])
+    assert _model(layout, "colour_mode").value == "top"
+    np.testing.assert_array_equal(_model(layout, "points").data["cval"], [0, 0, 0, 0, 1, 1])
+    legend = _model(layout, "legend").text
+    assert legend.index("c (4)") < legend.index("a (2)")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        (dict(emb=np.zeros(5)), "emb"),
+        (dict(emb=np.full((5, 2), np.nan)), "emb"),
+        (dict(contributions=np.zeros((4, 2, 3))), "contributions"),
+        (dict(contributions=np.zeros((5, 3, 3))), "contributions"),
+        (dict(contributions=np.full((5, 2, 3), np.inf)), "contributions"),
+        (dict(feature_names=["a", "b"]), "feature_names"),
+        (dict(groups=[0, 1, 2]), "groups"),
+        (dict(groups=np.array([0.0, 1, 2, np.nan, 1])), "groups"),
+        (dict(feature_values=np.zeros((5, 4))), "feature_values"),
+        (dict(feature_values=np.full((5, 3), np.nan)), "feature_values"),
+        (dict(max_points=0), "max_points"),
+        (dict(max_values=-1), "max_values"),
+        (dict(random_state=1.5), "random_state"),
+        (dict(title=3), "title"),
+    ],
+)
+def test_validation_errors_name_the_argument(kwargs, argument):
+    args = dict(emb=np.zeros((5, 2)), contributions=np.zeros((5, 2, 3)))
+    args.update(kwargs)
+    with pytest.raises((ValueError, TypeError), match=f"^{argument}:"):
+        explore(**args)
+
+
+def test_save_explorer_writes_one_offline_file(tmp_path):
+    _, y, C, emb = _linear_data(100, 5)
+    path = save_explorer(tmp_path / "page.html", emb, C, groups=y, title="blobs")
+    assert path == tmp_path / "page.html"
+    page = path.read_text(encoding="utf-8")
+    assert "<title>blobs</title>" in page
+    # BokehJS inlined, not fetched; arrays as typed binary buffers, not JSON lists.
+    assert "<script src=" not in page and "cdn.bokeh.org" not in page
+    assert '"dtype":"float32"' in page
+    with pytest.raises(FileNotFoundError, match="^path:"):
+        save_explorer(tmp_path / "missing" / "page.html", emb, C)
+
+
+# ------------------------------------------------------------------------------- real browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("python playwright is not installed")
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} is absent (apt-get install chromium)")
+    if missing:
+        reason = "; ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set, so the browser test must run: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class _Page:
+    """A page that records uncaught exceptions and console errors."""
+
+    def __init__(self, browser, path: Path, timeout_ms: float):
+        self.errors: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1300, "height": 900})
+        self.page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
+        self.page.on(
+            "console",
+            lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+        )
+        self.page.goto(path.as_uri())
+        self.page.wait_for_function(READY_JS, timeout=timeout_ms)
+        self.page.wait_for_selector("canvas", timeout=timeout_ms)
+
+    def js(self, code: str, arg=None):
+        return self.page.evaluate(code, arg)
+
+    def set_value(self, name: str, value) -> None:
+        self.js(
+            "([name, value]) => { Bokeh.documents[0].get_model_by_name(name).value = value; }",
+            [name, value],
+        )
+
+    def pixels(self) -> np.ndarray:
+        """RGB screenshot of the scatter plot's data frame, shape (height, width, 3), int16."""
+        from PIL import Image
+
+        # Let the next animation frames paint before capturing.
+        self.page.wait_for_timeout(300)
+        self.page.wait_for_function(READY_JS)
+        x, y, width, height = self.js(
+            """() => { const v = Bokeh.index.query_one((v) => v.model.name === 'scatter');
+            const r = v.el.getBoundingClientRect(); const b = v.frame.bbox;
+            return [r.left + b.left, r.top + b.top, b.width, b.height]; }"""
+        )
+        clip = {"x": x + 1, "y": y + 1, "width": width - 2, "height": height - 2}
+        shot = self.page.screenshot(clip=clip)
+        return np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(np.int16)
+
+
+def _colour_pixels(pixels: np.ndarray, hex_colour: str, alpha: float = 0.8) -> int:
+    """Pixels showing ``hex_colour`` drawn at ``alpha`` over white (within a small tolerance)."""
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+    blended = alpha * rgb + (1 - alpha) * 255
+    return int((np.abs(pixels - blended).max(axis=-1) <= 12).sum())
+
+
+def _assert_scattered(pixels: np.ndarray, min_count: int) -> None:
+    """Many coloured pixels, of many colours, spread over the frame.
+
+    The frame's background is white and its grid lines grey, so "coloured" (channels differing
+    by more than 20) means drawn points.
+    """
+    coloured = np.ptp(pixels, axis=-1) > 20
+    assert coloured.sum() > min_count, coloured.sum()
+    assert np.unique(pixels[coloured], axis=0).shape[0] > 20
+    rows, cols = np.nonzero(coloured)
+    height, width = coloured.shape
+    # The middle 90 % of points span a good part of the frame, as a 2-D scatter should.
+    assert np.ptp(np.percentile(rows, [5, 95])) > 0.3 * height
+    assert np.ptp(np.percentile(cols, [5, 95])) > 0.3 * width
+
+
+def _assert_recoloured(
+    groups_view: np.ndarray, feature_view: np.ndarray, values: np.ndarray, limit: float
+) -> None:
+    """Group colours (orange, green) gave way to a red-blue map that matches the signs.
+
+    ``values`` are the plotted feature's signed contributions, ``limit`` its colour limit:
+    points beyond half the limit are clearly red (positive) or blue (negative), and a sign
+    that no point has must not show at all.
+    """
+    for colour in _CATEGORICAL[1:3]:
+        before = _colour_pixels(groups_view, colour)
+        assert before > 30 and _colour_pixels(feature_view, colour) < 0.05 * before, colour
+    red_minus_blue = feature_view[..., 0] - feature_view[..., 2]
+    for sign, shown in ((1, red_minus_blue > 60), (-1, red_minus_blue < -60)):
+        strong = (sign * values > 0.5 * limit).sum()
+        if strong >= 20:
+            assert shown.sum() > 100, (sign, strong, shown.sum())
+        if (sign * values > 0).sum() == 0:
+            assert shown.sum() == 0, (sign, shown.sum())
+
+
+def test_page_renders_and_widgets_work_in_chromium(browser, tmp_path):
+    X, y, C, emb = _linear_data(500, 10)
+    names = [f"feat_{j}" for j in range(10)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no subsample or cap at this size
+        path = save_explorer(tmp_path / "blobs.html", emb, C, names, groups=y, feature_values=X)
+    layout = explore(emb, C, names, groups=y, feature_values=X)
+    kept = [label for _, label in _model(layout, "feature_select").options]
+
+    page = _Page(browser, path, timeout_ms=60_000)
+    assert page.js("() => Bokeh.documents[0].get_model_by_name('points').get_length()") == 500
+    groups_view = page.pixels()
+    _assert_scattered(groups_view, 2000)
+    # All three group colours are on screen.
+    for colour in _CATEGORICAL[:3]:
+        assert _colour_pixels(groups_view, colour) > 30, colour
+
+    # Hovering the most isolated point shows exactly its precomputed tooltip.
+    i = int(np.argmax(cKDTree(emb).query(emb, k=2)[0][:, 1]))
+    sx, sy = page.js(
+        """([x, y]) => { const v = Bokeh.index.query_one((v) => v.model.name === 'scatter');
+        const r = v.el.getBoundingClientRect();
+        return [r.left + v.frame.x_scale.compute(x), r.top + v.frame.y_scale.compute(y)]; }""",
+        [float(emb[i, 0]), float(emb[i, 1])],
+    )
+    page.page.mouse.move(sx, sy)
+    tooltip = page.page.get_by_text("sample", exact=True)
+    tooltip.wait_for(timeout=10_000)
+    text = tooltip.evaluate("(e) => e.parentElement.parentElement.innerText")
+    tip = _model(layout, "points").data["tip"][i]
+    expected = f"sample {i}\ngroup {y[i]}\n" + tip.replace("<br>", "\n")
+    assert text == expected.replace("<b>", "").replace("</b>", "")
+    page.page.mouse.move(0, 0)
+
+    # Colour by one feature: the diverging map with symmetric limits from Python.
+    page.set_value("colour_mode", "feature")
+    state = page.js(
+        """() => { const d = Bokeh.documents[0];
+        const m = d.get_model_by_name('scatter').renderers[0].glyph.fill_color.transform;
+        const bar = d.get_model_by_name('colorbar');
+        return [m.low, m.high, m.palette.length, bar.visible, bar.title]; }"""
+    )
+    j = int(_model(layout, "feature_select").value)
+    values = C[:, 0, names.index(kept[j])]
+    limit = colour_limits(C[:, :2, [names.index(kept[j])]])[0, 0]
+    assert state[0] == pytest.approx(-limit) and state[1] == pytest.approx(limit)
+    assert state[2:] == [256, True, f"{kept[j]}: signed, axis 1"]
+    feature_view = page.pixels()
+    _assert_scattered(feature_view, 1000)
+    _assert_recoloured(groups_view, feature_view, values, limit)
+
+    # Case-insensitive search picks the feature; the L2 quantity switches to a 0-based map.
+    page.set_value("feature_search", "FEAT_3")
+    page.set_value("quantity", "2")
+    picked = page.js(
+        """() => { const d = Bokeh.documents[0];
+        const m = d.get_model_by_name('scatter').renderers[0].glyph.fill_color.transform;
+        return [d.get_model_by_name('feature_select').value, m.low,
+                d.get_model_by_name('colorbar').title]; }"""
+    )
+    assert picked == [str(kept.index("feat_3")), 0, "feat_3: L2 magnitude, axes 1-2"]
+
+    # Top-feature mode hides the colour bar.
+    page.set_value("colour_mode", "top")
+    assert page.js("() => Bokeh.documents[0].get_model_by_name('colorbar').visible") is False
+    # Choosing a quantity means colouring by the feature again.
+    page.set_value("quantity", "1")
+    assert page.js(
+        """() => { const d = Bokeh.documents[0];
+        return [d.get_model_by_name('colour_mode').value,
+                d.get_model_by_name('colorbar').title]; }"""
+    ) == ["feature", "feat_3: signed, axis 2"]
+    # Searching the feature already picked still switches to colouring by it.
+    page.set_value("colour_mode", "group")
+    page.set_value("feature_search", "feat_3")
+    assert page.js("() => Bokeh.documents[0].get_model_by_name('colour_mode').value") == "feature"
+
+    # Selecting points recomputes the bars in the browser: compare with numpy.
+    selected = np.flatnonzero(y == 1)[:40]
+    page.js(
+        "(idx) => { Bokeh.documents[0].get_model_by_name('points').selected.indices = idx; }",
+        selected.tolist(),
+    )
+    bars = page.js(
+        """() => { const d = Bokeh.documents[0];
+        const s = d.get_model_by_name('bar_source').data;
+        return [Array.from(s.feature), Array.from(s.axis1), Array.from(s.axis2),
+                d.get_model_by_name('selection_count').text]; }"""
+    )
+    means = C[selected, :2].mean(axis=0)
+    order = np.argsort(-np.hypot(means[0], means[1]))[:N_BARS][::-1]
+    assert bars[0] == [names[k] for k in order]
+    np.testing.assert_allclose(bars[1], means[0, order], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bars[2], means[1, order], rtol=1e-5, atol=1e-5)
+    assert bars[3].startswith("40 of 500 points selected")
+    page.js("() => { Bokeh.documents[0].get_model_by_name('points').selected.indices = []; }")
+    assert page.js("() => Bokeh.documents[0].get_model_by_name('selection_count').text") == (
+        "No selection: bars show the mean over all 500 points"
+    )
+    _assert_scattered(page.pixels(), 1000)
+    assert page.errors == []
+
+
+@pytest.mark.slow
+def test_100k_points_render_in_chromium(browser, tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = make_blobs(100_000, 64, centers=8, random_state=0)
+    C = X[:, None, :] * rng.normal(size=(2, 64))[None]
+    start = time.perf_counter()
+    with pytest.warns(UserWarning, match="40 of 64 features"):
+        path = save_explorer(tmp_path / "big.html", C.sum(-1), C, groups=y, feature_values=X)
+    saved = time.perf_counter() - start
+    size_mb = path.stat().st_size / 1e6
+    assert size_mb < 80
+    page = _Page(browser, path, timeout_ms=240_000)
+    rendered = time.perf_counter() - start - saved
+    assert page.js("() => Bokeh.documents[0].get_model_by_name('points').get_length()") == 100_000
+    groups_view = page.pixels()
+    _assert_scattered(groups_view, 20_000)
+    page.set_value("colour_mode", "feature")
+    feature_view = page.pixels()
+    _assert_scattered(feature_view, 20_000)
+    # The first feature offered is the one with the largest mean L2 contribution.
+    top = np.sqrt((C**2).sum(axis=1)).mean(axis=0).argmax()
+    limit = colour_limits(C[:, :2, [top]])[0, 0]
+    _assert_recoloured(groups_view, feature_view, C[:, 0, top], limit)
+    assert page.errors == []
+    print(f"100k x 64: {size_mb:.1f} MB, saved in {saved:.1f} s, rendered in {rendered:.1f} s")
