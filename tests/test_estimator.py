@@ -32,6 +32,9 @@ EXPECTED_DEFAULTS = dict(
     quiet=False,
     extra_callbacks=[],
     target_weight=0.5,
+    knn_method="auto",
+    trainer_kwargs=None,
+    encoder=None,
 )
 
 

@@ -48,19 +48,26 @@ def _edges(n=50, seed=0):
     return EdgeList(head, tail, weight, n)
 
 
-@pytest.mark.parametrize("batch_size", [64, 1000])
-def test_edges_sampled_in_proportion_to_weight(batch_size):
+def _encoded(batch, n_vertices):
+    """The vertex ids of the rows a batch encodes."""
+    return np.arange(n_vertices) if batch.vertices is None else batch.vertices.numpy()
+
+
+@pytest.mark.parametrize("static_shapes", [False, True])
+@pytest.mark.parametrize("batch_size", [20, 64, 1000])
+def test_edges_sampled_in_proportion_to_weight(batch_size, static_shapes):
     edges = _edges()
     gen = torch.Generator().manual_seed(0)
-    sampler = EdgeSampler(edges, batch_size, 3, torch.device("cpu"), gen)
-    assert sampler.encode_all == (batch_size >= edges.n_vertices)
+    sampler = EdgeSampler(edges, batch_size, 3, torch.device("cpu"), gen, static_shapes)
+    rows_per_step = 2 * batch_size if static_shapes else batch_size
+    assert sampler.encode_all == (rows_per_step >= edges.n_vertices)
     counts = np.zeros((edges.n_vertices, edges.n_vertices))
     expected = np.zeros_like(counts)
     np.add.at(expected, (edges.head, edges.tail), edges.weight)
     draws = 0
     for _ in range(200_000 // batch_size):
         batch = sampler.sample()
-        v = batch.vertices.numpy()
+        v = _encoded(batch, edges.n_vertices)
         np.add.at(counts, (v[batch.head.numpy()], v[batch.tail.numpy()]), 1)
         assert batch.negatives.shape == (batch_size, 3)
         assert batch.negatives.min() >= 0 and batch.negatives.max() < len(v)
@@ -75,9 +82,37 @@ def test_edges_sampled_in_proportion_to_weight(batch_size):
 def test_unique_mode_encodes_each_vertex_once():
     edges = _edges(n=5000)
     sampler = EdgeSampler(edges, 100, 5, torch.device("cpu"), torch.Generator().manual_seed(1))
+    assert sampler.mode == "unique"
     batch = sampler.sample()
     v = batch.vertices.numpy()
     assert len(np.unique(v)) == len(v) < 200
     pairs = set(zip(edges.head.tolist(), edges.tail.tolist(), strict=True))
     sampled = zip(v[batch.head.numpy()].tolist(), v[batch.tail.numpy()].tolist(), strict=True)
     assert all(p in pairs for p in sampled)
+
+
+def test_static_shapes_fix_every_tensor_size():
+    edges = _edges(n=5000)
+    sampler = EdgeSampler(
+        edges, 100, 5, torch.device("cpu"), torch.Generator().manual_seed(1), static_shapes=True
+    )
+    assert sampler.mode == "ends"
+    data = torch.randn(5000, 3)
+    pairs = set(zip(edges.head.tolist(), edges.tail.tolist(), strict=True))
+    for _ in range(3):
+        batch = sampler.sample()
+        assert batch.vertices.shape == (200,)
+        # Heads are the first half of the encoded rows, tails the second.
+        np.testing.assert_array_equal(batch.head.numpy(), np.arange(100))
+        np.testing.assert_array_equal(batch.tail.numpy(), np.arange(100, 200))
+        v = batch.vertices.numpy()
+        assert set(zip(v[:100].tolist(), v[100:].tolist(), strict=True)) <= pairs
+        assert batch.inputs(data).shape == (200, 3)
+        assert 0 <= batch.negatives.min() and batch.negatives.max() < 200
+
+
+def test_all_mode_encodes_data_without_copy():
+    edges = _edges(n=50)
+    sampler = EdgeSampler(edges, 64, 5, torch.device("cpu"), torch.Generator().manual_seed(1))
+    data = torch.randn(50, 3)
+    assert sampler.sample().inputs(data) is data

@@ -2,22 +2,27 @@
 
 from typing import Any
 
-from .encoders import available_encoders, register_encoder
+from .encoders import available_encoders, register_encoder, unregister_encoder
 from .estimator import GlassBoxUMAP
+from .exactness import ExactnessReport, ExactnessWarning, check_exactness
 from .explain import contributions_frame, explain_difference, explain_groups, top_features
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EmbeddingSnapshots",
+    "ExactnessReport",
+    "ExactnessWarning",
     "GlassBoxUMAP",
     "__version__",
     "available_encoders",
+    "check_exactness",
     "contributions_frame",
     "explain_difference",
     "explain_groups",
     "register_encoder",
     "top_features",
+    "unregister_encoder",
 ]
 
 

@@ -23,7 +23,7 @@ import functools
 import secrets
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +35,11 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from . import _validation as check
+from .attribution import batch_jacobian as _batch_jacobian
 from .attribution import contributions as _contributions
-from .encoders import build_encoder, get_encoder_class
-from .graph import METRICS, EdgeList, build_graph
+from .encoders import SHIPPED_ENCODERS, build_encoder, get_encoder_class, make_encoder
+from .exactness import ExactnessWarning, check_encoder_at_fit
+from .graph import KNN_METHODS, METRICS, EdgeList, build_graph
 from .loss import find_ab_params
 from .supervised import intersect_with_labels, label_codes
 
@@ -52,7 +54,8 @@ _MIN_ROWS = 16
 class _GlassBox(nn.Module):
     """Optional fixed linear projection (the PCA), then the encoder; no offsets anywhere.
 
-    Input: centred samples of shape (n, n_features). Output: (n, n_components).
+    Input: centred samples of shape (n, *input_shape) (PCA only for flat input).
+    Output: (n, n_components).
     """
 
     def __init__(self, encoder: nn.Module, projection: torch.Tensor | None) -> None:
@@ -69,6 +72,17 @@ class _GlassBox(nn.Module):
         if self.projection is not None:
             x = self.projection(x)
         return self.encoder(x)
+
+    def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Jacobians (n, n_components, *input_shape) and outputs (n, n_components).
+
+        The encoder's Jacobian (closed form where it has one) times the projection's:
+        the chain rule maps it back to the original features exactly.
+        """
+        if self.projection is None:
+            return _batch_jacobian(self.encoder, x)
+        jac, out = _batch_jacobian(self.encoder, self.projection(x.detach()).detach())
+        return jac @ self.projection.weight, out
 
 
 class GlassBoxUMAP(TransformerMixin, BaseEstimator):
@@ -95,7 +109,10 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         If set, inputs are projected on this many principal axes before the encoder.
         Contributions are still reported per original feature.
     encoder_name : str, default 'default'
-        Registered encoder; ``'default'`` is a bias-free MLP with PReLU.
+        Registered encoder (:func:`~glass_box_umap.encoders.available_encoders`):
+        ``'default'``, a bias-free MLP with PReLU; ``'conv'``, a bias-free CNN for image
+        input of shape (n_samples, C, H, W); ``'residual'``, a bias-free residual MLP.
+        Add your own with :func:`~glass_box_umap.register_encoder`.
     encoder_kwargs : dict, default {}
         Passed to the encoder, e.g. ``{'hidden_size': 64, 'n_hidden_layers': 1}``.
     lr : float, default 1e-3
@@ -124,13 +141,41 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     target_weight : float, default 0.5
         With labels (``fit(X, y)``), how strongly they reshape the graph, in [0, 1]:
         umap-learn's categorical ``target_weight``. Unused without ``y``.
+    knn_method : {'auto', 'exact', 'pynndescent', 'faiss'}, default 'auto'
+        How nearest neighbours are found. ``'exact'``: blocked matrix products on the
+        training device, memory-bounded. ``'pynndescent'``: approximate, on the CPU.
+        ``'faiss'``: FAISS (the ``faiss`` extra), exact on a GPU or below 20k samples,
+        HNSW above; not for ``metric='manhattan'``. ``'auto'``: exact on a GPU or up to
+        20k samples, else pynndescent.
+    trainer_kwargs : dict or None, default None
+        More arguments for ``lightning.pytorch.Trainer``, e.g. ``{'accelerator': 'cpu',
+        'devices': 2, 'strategy': 'ddp'}`` or ``{'precision': 'bf16-mixed'}`` (mixed
+        precision for training only; contributions are computed in float32/float64).
+        They override ``accelerator='auto'`` and ``devices=1``. Arguments that other
+        parameters control (``max_epochs``, ``callbacks``, ``enable_progress_bar``,
+        ``default_root_dir``, ``logger``, ...) are rejected, naming the parameter to use.
+        With several devices each samples its own edges and takes its share of an
+        epoch's steps; with ``strategy='ddp'`` every process runs your script and ends
+        with the same model (set ``random_state`` so that all build the same graph).
+        Saved with the model when JSON-serialisable.
+    encoder : nn.Module, callable or None, default None
+        Your own encoder without registering it: a module, deep-copied at every
+        ``fit`` (so refits start from the same weights and yours is never trained;
+        ``random_state`` does not re-initialise it), or a factory called as
+        ``encoder(input_dims, n_components)`` (``input_dims``: the number of features, or
+        the per-sample shape of N-D input) inside the seeded block. Overrides
+        ``encoder_name``, which must then stay ``'default'``, and ``encoder_kwargs``, which
+        must stay empty. ``fit`` checks that a custom encoder is exact and warns
+        (:class:`~glass_box_umap.exactness.ExactnessWarning`) if not. A saved model
+        records the class name only: load it with ``GlassBoxUMAP.load(path, encoder=...)``.
 
     Attributes
     ----------
     embedding_ : ndarray of shape (n_samples, n_components), float32
         The training data's embedding (with the restored weights).
-    mean_ : ndarray of shape (n_features,), float64
-        Training mean, subtracted before the encoder; the mean sample embeds at 0.
+    mean_ : ndarray of shape input_shape_, float64
+        Training mean (per feature, or per element of N-D samples), subtracted before the
+        encoder; the mean sample embeds at 0.
     pca_components_ : ndarray of shape (pca_components, n_features) or None
     encoder_ : nn.Module
         The trained encoder (on CPU, eval mode).
@@ -143,6 +188,10 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     best_epoch_ : int or None
         The epoch whose weights were restored.
     n_features_in_ : int
+        Number of values per sample (the product of ``input_shape_``).
+    input_shape_ : tuple of int
+        Shape of one sample: ``(n_features,)`` for tabular data, ``(C, H, W)`` for
+        images. X of shape (n_samples, *input_shape_) is expected by transform.
     feature_names_in_ : ndarray of shape (n_features_in_,), object
         Column names, when ``X`` was a DataFrame with string column names. Later
         DataFrames must have the same columns; explanation helpers name features by it.
@@ -171,6 +220,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         quiet: bool = False,
         extra_callbacks: list[Callback] = [],  # noqa: B006 - documented default, never mutated
         target_weight: float = 0.5,
+        knn_method: str = "auto",
+        trainer_kwargs: dict[str, Any] | None = None,
+        encoder: nn.Module | Callable[..., nn.Module] | None = None,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -192,6 +244,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.quiet = quiet
         self.extra_callbacks = extra_callbacks
         self.target_weight = target_weight
+        self.knn_method = knn_method
+        self.trainer_kwargs = trainer_kwargs
+        self.encoder = encoder
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -222,13 +277,13 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
             if self.pca_components is None
             else check.check_int("pca_components", self.pca_components, 1)
         )
-        get_encoder_class(self.encoder_name)
-        p["encoder_name"] = self.encoder_name
         if not isinstance(self.encoder_kwargs, Mapping):
             raise TypeError(
                 f"encoder_kwargs: expected a dict, got {type(self.encoder_kwargs).__name__}"
             )
         p["encoder_kwargs"] = dict(self.encoder_kwargs)
+        p["encoder_name"] = self.encoder_name
+        p["encoder"] = _check_encoder_param(self.encoder, self.encoder_name, self.encoder_kwargs)
         p["lr"] = check.check_float("lr", self.lr, 0.0, low_inclusive=False)
         p["epochs"] = check.check_int("epochs", self.epochs, 1)
         p["batch_size"] = check.check_int("batch_size", self.batch_size, 1)
@@ -261,6 +316,16 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
             raise TypeError("extra_callbacks: expected a list of lightning.pytorch.Callback")
         p["extra_callbacks"] = list(callbacks)
         p["target_weight"] = check.check_float("target_weight", self.target_weight, 0.0, 1.0)
+        if self.knn_method not in KNN_METHODS:
+            raise ValueError(
+                f"knn_method: expected one of {list(KNN_METHODS)}, got {self.knn_method!r}"
+            )
+        if self.knn_method == "faiss" and self.metric == "manhattan":
+            raise ValueError("knn_method: 'faiss' does not support metric='manhattan'")
+        p["knn_method"] = self.knn_method
+        from .training import check_trainer_kwargs
+
+        p["trainer_kwargs"] = check_trainer_kwargs(self.trainer_kwargs)
         return p
 
     def _check_fitted(self) -> None:
@@ -272,11 +337,16 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     def _check_transform_input(self, X: Any) -> np.ndarray:
         self._check_fitted()
         check.check_feature_names(getattr(self, "feature_names_in_", None), X)
-        X = check.check_array(X, accept_sparse=True)
-        if X.shape[1] != self.n_features_in_:
+        X, input_shape = _read_samples(X)
+        if len(input_shape) == len(self.input_shape_) == 1 and X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but GlassBoxUMAP is expecting "
                 f"{self.n_features_in_} features as input"
+            )
+        if input_shape != self.input_shape_:
+            raise ValueError(
+                f"X: samples of shape {input_shape}, but GlassBoxUMAP was fitted on samples "
+                f"of shape {self.input_shape_}"
             )
         return X
 
@@ -286,8 +356,10 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Float or integer data: numpy, torch or pandas.
+        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+            Float or integer data: numpy, torch or pandas. N-D arrays or tensors (images
+            of shape (n_samples, C, H, W), say) go to the encoder with their shape (use
+            ``encoder_name='conv'``); the neighbour graph uses the flattened samples.
         y : array-like of shape (n_samples,), optional
             Class labels for supervised UMAP (``-1`` = unlabelled): edges between
             classes are weakened as umap-learn does, by ``target_weight``.
@@ -304,7 +376,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         """
         p = self._check_params()
         names = check.feature_names(X)
-        X = check.check_array(X, accept_sparse=True)
+        X, input_shape = _read_samples(X)
+        if len(input_shape) > 1:
+            _check_nd_input(input_shape, p)
         # Lightning takes seconds to import; pay for it only when training.
         from .training import UMAPModule, steps_per_epoch, train
 
@@ -325,26 +399,33 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         init_seed, sample_seed, pca_seed = np.random.SeedSequence(seed).generate_state(3)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(init_seed))
-            encoder = build_encoder(
-                p["encoder_name"],
-                p["pca_components"] or n_features,
-                p["n_components"],
-                p["encoder_kwargs"],
+            input_dims = (
+                input_shape if len(input_shape) > 1 else (p["pca_components"] or n_features)
             )
+            if p["encoder"] is None:
+                encoder = build_encoder(
+                    p["encoder_name"], input_dims, p["n_components"], p["encoder_kwargs"]
+                )
+            else:
+                encoder = make_encoder(p["encoder"], input_dims, p["n_components"])
 
-        mean = np.asarray(X.mean(axis=0), dtype=np.float64).reshape(n_features)
+        mean = np.asarray(X.mean(axis=0), dtype=np.float64).reshape(input_shape)
         components = None
         if p["pca_components"] is not None:
             # PCA centres by itself; on sparse input it does so without densifying.
             solver = "covariance_eigh" if scipy.sparse.issparse(X) else "auto"
             pca = PCA(p["pca_components"], svd_solver=solver, random_state=int(pca_seed))
             components = pca.fit(X).components_
-        device = _training_device()
+        device = _training_device(p["trainer_kwargs"])
         projection = (
             None if components is None else torch.as_tensor(components, dtype=torch.float32)
         )
         inputs = _encoder_inputs(X, mean, projection)
-        edges = build_graph(inputs.numpy(), p["n_neighbors"], p["metric"], seed, device)
+        if p["encoder"] is not None or p["encoder_name"] not in SHIPPED_ENCODERS:
+            _warn_if_inexact(encoder, inputs, p["n_components"], p["encoder"] is not None)
+        edges = build_graph(
+            inputs.flatten(1).numpy(), p["n_neighbors"], p["metric"], seed, device, p["knn_method"]
+        )
         if codes is not None:
             edges = intersect_with_labels(edges, codes, p["target_weight"])
         a, b = find_ab_params(1.0, p["min_dist"])
@@ -376,6 +457,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
                     p["quiet"],
                     p["restore_best_weights"],
                     p["extra_callbacks"],
+                    p["trainer_kwargs"],
                 )
         if module.interrupted:
             last = len(history["loss"])
@@ -403,6 +485,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.best_epoch_ = best_epoch
         self.interrupted_ = module.interrupted
         self.n_features_in_ = n_features
+        self.input_shape_ = input_shape
         if names is None:
             self.__dict__.pop("feature_names_in_", None)
         else:
@@ -426,7 +509,8 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         size = max(self.batch_size, _MIN_ROWS) if isinstance(self.batch_size, int) else 10_000
         for start in range(0, X.shape[0], size):
             rows = slice(start, start + size)
-            x = torch.as_tensor(_dense(X[rows]) - self.mean_, dtype=dtype)
+            x = torch.as_tensor(_dense(X[rows]) - self.mean_.reshape(-1), dtype=dtype)
+            x = x.view(-1, *self.input_shape_)
             if x.shape[0] < _MIN_ROWS:
                 x = torch.cat([x, x.new_zeros((_MIN_ROWS - x.shape[0], *x.shape[1:]))])
             yield rows, x
@@ -444,7 +528,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, *input_shape_)
 
         Returns
         -------
@@ -468,7 +552,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, *input_shape_)
         reduction : {None, 'l2'}
             ``None`` returns the signed contributions; ``'l2'`` their Euclidean norm over
             embedding axes, one magnitude per feature.
@@ -479,8 +563,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Returns
         -------
         contributions : ndarray
-            Shape (n_samples, n_components, n_features), or (n_samples, n_features)
-            for ``reduction='l2'``, in the requested dtype.
+            Shape (n_samples, n_components, *input_shape_), or (n_samples, *input_shape_)
+            for ``reduction='l2'``, in the requested dtype. For images, one contribution
+            map per embedding axis: (n_samples, n_components, C, H, W).
         """
         if reduction not in (None, "l2"):
             raise ValueError(f"reduction: expected None or 'l2', got {reduction!r}")
@@ -548,11 +633,22 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         save_model(self, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> GlassBoxUMAP:
-        """Read a model written by :meth:`save`; nothing in the file is executed."""
+    def load(
+        cls, path: str | Path, encoder: nn.Module | Callable[..., nn.Module] | None = None
+    ) -> GlassBoxUMAP:
+        """Read a model written by :meth:`save`; nothing in the file is executed.
+
+        Parameters
+        ----------
+        path : str or Path
+        encoder : nn.Module, callable or None
+            Needed for a model trained with ``encoder=`` (a file holds weights, not
+            code): a module of the same architecture, or the factory used at fit. Its
+            weights are replaced by the saved ones; it becomes the ``encoder`` parameter.
+        """
         from .persistence import load_model
 
-        return load_model(path)
+        return load_model(path, encoder=encoder)
 
 
 #: Above this many values, counting distinct rows (a sort) is skipped as too costly.
@@ -586,11 +682,17 @@ def _check_distinct(X: Any, n_neighbors: int) -> None:
 def _encoder_inputs(
     X: np.ndarray, mean: np.ndarray, projection: torch.Tensor | None
 ) -> torch.Tensor:
-    """Float32 encoder inputs of shape (n, n_inputs): ``X`` centred, then projected.
+    """Float32 encoder inputs: ``X`` centred, then projected.
 
-    Built chunk by chunk, so that neither a float64 copy of ``X`` nor a dense copy of
-    sparse ``X`` exists at once (with ``projection``, only the projected inputs do).
+    Of shape (n, *mean.shape) without ``projection``, (n, n_projected) with it. ``X`` is
+    (n, n_features) or (n, *mean.shape). Built chunk by chunk, so that neither a float64
+    copy of ``X`` nor a dense copy of sparse ``X`` exists at once (with ``projection``,
+    only the projected inputs do).
     """
+    shape = mean.shape
+    if X.ndim > 2 and X.shape[1:] == shape:
+        X = X.reshape(X.shape[0], -1)
+    mean = mean.reshape(-1)
     if X.shape[1:] != mean.shape:
         raise ValueError(f"X: has {X.shape[1]} features, the model expects {mean.shape[0]}")
     width = mean.shape[0] if projection is None else projection.shape[0]
@@ -603,15 +705,95 @@ def _encoder_inputs(
         raise ValueError(
             "X: values so large that centring them overflows float32; rescale the features"
         )
-    return inputs
+    return inputs if projection is not None else inputs.view(-1, *shape)
+
+
+def _read_samples(X: Any) -> tuple[Any, tuple[int, ...]]:
+    """``X`` validated as 2-D (n_samples, n_features), and the shape of one sample.
+
+    N-D numpy arrays and tensors (images) are validated flattened; their per-sample
+    shape is returned so that the encoder sees them as they were.
+    """
+    input_shape = None
+    if isinstance(X, (np.ndarray, torch.Tensor)) and X.ndim > 2:
+        input_shape = tuple(int(d) for d in X.shape[1:])
+        X = X.reshape(X.shape[0], int(np.prod(input_shape)))
+    X = check.check_array(X, accept_sparse=True)
+    return X, input_shape or (X.shape[1],)
+
+
+def _check_nd_input(input_shape: tuple[int, ...], p: Mapping[str, Any]) -> None:
+    """Refuse N-D samples where they cannot go: to PCA, or to an encoder of vectors."""
+    if p["encoder"] is None and getattr(get_encoder_class(p["encoder_name"]), "flat_input", False):
+        raise ValueError(
+            f"X: expected a 2-D array (n_samples, n_features), got samples of shape "
+            f"{input_shape}: encoder_name={p['encoder_name']!r} takes feature vectors. Flatten "
+            "X (X.reshape(len(X), -1)), or use an encoder for N-D input (encoder_name='conv')"
+        )
+    if p["pca_components"] is not None:
+        raise ValueError(
+            f"pca_components: must be None for N-D input (samples of shape {input_shape}), "
+            f"got {p['pca_components']}"
+        )
+
+
+def _check_encoder_param(encoder: Any, encoder_name: Any, encoder_kwargs: Mapping) -> Any:
+    """Validate ``encoder`` against ``encoder_name`` / ``encoder_kwargs``; return it."""
+    if encoder is None:
+        get_encoder_class(encoder_name)
+        return None
+    if not (isinstance(encoder, nn.Module) or callable(encoder)):
+        raise TypeError(
+            "encoder: expected None, an nn.Module or a callable (input_dims, n_components) "
+            f"-> nn.Module, got {type(encoder).__name__}"
+        )
+    if encoder_kwargs:
+        raise ValueError(
+            f"encoder_kwargs: {dict(encoder_kwargs)} would be ignored because encoder is "
+            "given; configure the module (or factory) itself and leave encoder_kwargs empty"
+        )
+    if encoder_name != "default":
+        raise ValueError(
+            f"encoder_name: {encoder_name!r} would be ignored because encoder is given; "
+            "set one or the other"
+        )
+    return encoder
+
+
+#: Training samples the fit-time exactness check runs on (float64, about 10-30 ms).
+_EXACTNESS_SAMPLES = 64
+
+
+def _warn_if_inexact(
+    encoder: nn.Module, inputs: torch.Tensor, n_components: int, from_param: bool
+) -> None:
+    """Check a custom encoder on a few training inputs; warn, before training, if inexact.
+
+    Shipped encoders are exact by construction (and tested); the check runs for the
+    others, on the freshly initialised weights, so that no training time is spent on an
+    encoder whose contributions would not sum to the embedding.
+    """
+    param = "encoder" if from_param else "encoder_name"
+    rows = np.unique(np.linspace(0, len(inputs) - 1, _EXACTNESS_SAMPLES).astype(np.int64))
+    report = check_encoder_at_fit(encoder, inputs[rows], n_components, param)
+    if not report.exact:
+        warnings.warn(
+            f"{param}: the encoder is not exact, so contributions will not sum to the "
+            f"embedding ({report.verdict}). See glass_box_umap.exactness.check_exactness "
+            "and the exact building blocks in glass_box_umap.encoders.layers.",
+            ExactnessWarning,
+            stacklevel=3,
+        )
 
 
 def _as_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     return copy.deepcopy(model).to(dtype)
 
 
-def _training_device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+def _training_device(trainer_kwargs: Mapping[str, Any]) -> torch.device:
+    """Where neighbours are searched: CUDA if available, unless training is told to use the CPU."""
+    on_cpu = str(trainer_kwargs.get("accelerator", "auto")).lower() == "cpu"
+    return torch.device("cuda") if torch.cuda.is_available() and not on_cpu else torch.device("cpu")
 
 
 @contextlib.contextmanager

@@ -4,6 +4,15 @@ A model file is a single safetensors file: tensors (encoder weights, training me
 PCA axes, training embedding) plus a JSON document in the header's metadata with the
 parameters, encoder name and keyword arguments, training history and package version.
 Reading it parses JSON and raw arrays; nothing is unpickled or executed.
+
+Because a file holds no code, the encoder's architecture is rebuilt from what the
+reader has: a registered name (``encoder_name``, with ``encoder_kwargs``), or, for a
+model trained with ``GlassBoxUMAP(encoder=...)``, the module or factory passed to
+``GlassBoxUMAP.load(path, encoder=...)``. The file records the encoder's class (and
+factory) name so that a failed load can say what to register or pass.
+
+Format versions: 1 for flat input and a registered encoder (what every version reads);
+2 adds N-D samples (``input_shape``) and encoders passed as ``encoder=``.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,17 +29,17 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .encoders import build_encoder
+from .encoders import available_encoders, build_encoder, make_encoder, qualified_name
 
 if TYPE_CHECKING:
     from .estimator import GlassBoxUMAP
 
 FORMAT_NAME = "glass_box_umap"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _METADATA_KEY = "glass_box_umap"
 _ENCODER_PREFIX = "encoder."
 #: Parameters that hold live objects rather than data; they are not written.
-_UNSAVED_PARAMS = ("extra_callbacks",)
+_UNSAVED_PARAMS = ("extra_callbacks", "encoder")
 
 
 def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
@@ -41,12 +51,20 @@ def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
     if params["checkpoint_dir"] is not None:
         params["checkpoint_dir"] = str(params["checkpoint_dir"])
     params["encoder_kwargs"] = dict(params["encoder_kwargs"])
+    if params.get("trainer_kwargs") is not None:
+        params["trainer_kwargs"] = _json_trainer_kwargs(params["trainer_kwargs"])
+    input_shape = list(model.input_shape_)
+    encoder_info = _encoder_info(model)
+    # Files that older readers can rebuild keep format 1.
+    flat_and_registered = len(input_shape) == 1 and encoder_info["source"] == "registry"
     meta = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": 1 if flat_and_registered else 2,
         "package_version": __version__,
         "params": params,
         "n_features_in": model.n_features_in_,
+        "input_shape": input_shape,
+        "encoder": encoder_info,
         "feature_names_in": (
             None
             if getattr(model, "feature_names_in_", None) is None
@@ -63,8 +81,9 @@ def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
         raise TypeError(
             f"encoder_kwargs: must be JSON-serialisable to save the model ({err})"
         ) from None
+    # Cloned: safetensors refuses tensors that share memory (a module used twice).
     tensors = {
-        _ENCODER_PREFIX + k: v.detach().cpu().contiguous()
+        _ENCODER_PREFIX + k: v.detach().cpu().clone().contiguous()
         for k, v in model.encoder_.state_dict().items()
     }
     tensors["mean"] = torch.as_tensor(np.ascontiguousarray(model.mean_), dtype=torch.float64)
@@ -83,6 +102,43 @@ def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _json_trainer_kwargs(trainer_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-serialisable entries of ``trainer_kwargs``; warns about the others.
+
+    How the model was trained (``strategy=DDPStrategy(...)``, say) does not change what
+    it computes, so an argument that is a live object is left out rather than failing.
+    """
+    kept, dropped = {}, []
+    for key, value in trainer_kwargs.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            dropped.append(key)
+        else:
+            kept[key] = value
+    if dropped:
+        warnings.warn(
+            f"trainer_kwargs: {dropped} are not JSON-serialisable and are not saved",
+            UserWarning,
+            stacklevel=3,
+        )
+    return kept
+
+
+def _encoder_info(model: GlassBoxUMAP) -> dict[str, Any]:
+    """Where the encoder came from: ``source`` ('registry', 'module' or 'factory') and names."""
+    spec = model.get_params()["encoder"]
+    info: dict[str, Any] = {"class": qualified_name(type(model.encoder_))}
+    if spec is None:
+        info["source"] = "registry"
+    elif isinstance(spec, torch.nn.Module):
+        info["source"] = "module"
+    else:
+        info["source"] = "factory"
+        info["factory"] = qualified_name(spec)
+    return info
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -118,15 +174,71 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     return meta, tensors
 
 
-def load_model(path: str | Path) -> GlassBoxUMAP:
-    """Rebuild a fitted :class:`GlassBoxUMAP` from a file written by :func:`save_model`."""
+def _check_encoder_available(path: Path, meta: dict[str, Any]) -> None:
+    """Raise, saying what to register or pass, when the saved encoder cannot be rebuilt."""
+    info = meta.get("encoder") or {"source": "registry"}
+    params = meta.get("params") or {}
+    name = params.get("encoder_name")
+    cls = info.get("class", "the encoder class")
+    if info.get("source") == "registry":
+        if isinstance(name, str) and name not in available_encoders():
+            short = cls.rsplit(".", 1)[-1]
+            raise ValueError(
+                f"encoder_name: unknown encoder {name!r}: {str(path)!r} was trained with "
+                f"encoder_name={name!r} ({cls}), which is not registered in this session; "
+                f"import {cls} and run glass_box_umap.register_encoder({name!r})({short}) "
+                "before loading, or pass GlassBoxUMAP.load(path, encoder=...) with a module "
+                "of the same architecture"
+            )
+        return
+    given = f"the factory {info['factory']}" if "factory" in info else f"an instance of {cls}"
+    raise ValueError(
+        f"encoder: {str(path)!r} was trained with encoder= {given}, and a model file holds "
+        f"weights, not code; pass GlassBoxUMAP.load(path, encoder=...) with a module of the "
+        f"same architecture ({cls}) or the same factory; to load by name instead, make the "
+        "architecture a class, register it with glass_box_umap.register_encoder(name) and "
+        "refit with encoder_name=name"
+    )
+
+
+def _input_shape(path: Path, meta: dict[str, Any], n_features: int) -> tuple[int, ...]:
+    """The per-sample shape (format 1 files are flat: ``(n_features,)``)."""
+    shape = meta.get("input_shape", [n_features])
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+        or int(np.prod(shape)) != n_features
+    ):
+        raise ValueError(f"path: {str(path)!r} holds an input shape that does not fit the model")
+    return tuple(shape)
+
+
+def load_model(path: str | Path, encoder: Any = None) -> GlassBoxUMAP:
+    """Rebuild a fitted :class:`GlassBoxUMAP` from a file written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or Path
+    encoder : nn.Module, callable or None
+        A module of the saved encoder's architecture, or a factory
+        ``(input_dims, n_components) -> nn.Module`` building one; required for models
+        trained with ``encoder=``, optional otherwise. It is copied (or called), given the
+        saved weights, and becomes the model's ``encoder`` parameter.
+    """
     from .estimator import GlassBoxUMAP, _GlassBox
 
     path = Path(path)
     meta, tensors = _read(path)
+    if encoder is None:
+        _check_encoder_available(path, meta)
     try:
         params = dict(meta["params"])
+        if encoder is not None:
+            # The given encoder replaces whatever the file names, so that a refit builds it.
+            params.update(encoder=encoder, encoder_name="default", encoder_kwargs={})
         n_features = int(meta["n_features_in"])
+        input_shape = _input_shape(path, meta, n_features)
         model = GlassBoxUMAP(**params)
         p = model._check_params()
         state = {
@@ -135,18 +247,32 @@ def load_model(path: str | Path) -> GlassBoxUMAP:
             if k.startswith(_ENCODER_PREFIX)
         }
         pca = tensors.get("pca_components")
-        input_dims = n_features if pca is None else pca.shape[0]
-        encoder = build_encoder(
-            p["encoder_name"], input_dims, p["n_components"], p["encoder_kwargs"]
-        )
-        encoder.load_state_dict(state, strict=True)
+        if len(input_shape) > 1:
+            input_dims: int | tuple[int, ...] = input_shape
+        else:
+            input_dims = n_features if pca is None else pca.shape[0]
+        if encoder is None:
+            built = build_encoder(
+                p["encoder_name"], input_dims, p["n_components"], p["encoder_kwargs"]
+            )
+            built.load_state_dict(state, strict=True)
         mean = tensors["mean"].numpy()
         embedding = tensors["embedding"].numpy()
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"path: {str(path)!r} holds an inconsistent model ({err})") from None
-    if mean.shape != (n_features,):
+    if encoder is not None:
+        built = make_encoder(encoder, input_dims, p["n_components"])
+        try:
+            built.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise ValueError(
+                f"encoder: {qualified_name(built)} does not fit the weights saved in "
+                f"{str(path)!r} (trained with {meta.get('encoder', {}).get('class')}): {err}"
+            ) from None
+    encoder = built
+    if mean.shape != input_shape:
         raise ValueError(
-            f"path: {str(path)!r} holds a mean of shape {mean.shape}, expected ({n_features},)"
+            f"path: {str(path)!r} holds a mean of shape {mean.shape}, expected {input_shape}"
         )
     encoder.eval()
     model.mean_ = mean
@@ -159,6 +285,7 @@ def load_model(path: str | Path) -> GlassBoxUMAP:
     model.history_ = meta.get("history", {})
     model.best_epoch_ = meta.get("best_epoch")
     model.n_features_in_ = n_features
+    model.input_shape_ = input_shape
     names = meta.get("feature_names_in")
     if names is not None:
         if not isinstance(names, list) or len(names) != n_features:

@@ -1,21 +1,28 @@
 """The LightningModule that trains an encoder with the UMAP loss, and the trainer around it.
 
-Lightning owns the loop (callbacks, loggers, checkpoints, devices). The data loader only
-counts steps: every batch of edges is sampled on the training device inside
-``training_step``, each distinct vertex is encoded once, and nothing is copied to the
-host until an epoch ends.
+Lightning owns the loop (callbacks, loggers, checkpoints, devices, DDP). The data loader
+only counts steps: every batch of edges is sampled on the training device inside
+``training_step``, and nothing is copied to the host until an epoch ends.
+
+On a CUDA device a step is a few dozen small kernels, so its cost is launching them, not
+running them. There the module samples fixed-size batches (see
+:class:`~glass_box_umap.sampling.EdgeSampler`), records sampling, forward and backward
+once in a CUDA graph, and replays it: one launch plus the fused Adam update per step,
+several steps per Lightning batch. If capture fails, it warns once and trains eagerly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -33,37 +40,127 @@ EPOCH_METRICS = ("loss", "attraction", "repulsion")
 #: Training throughput, sampled edges per second of wall time, also logged per epoch.
 THROUGHPUT = "edges_per_s"
 
+#: Whether a CUDA fit replays its steps from a CUDA graph unless told otherwise
+#: (``UMAPModule(cuda_graphs=...)``). Graphs need one device and no gradient scaler.
+USE_CUDA_GRAPHS = True
+#: Eager steps before capture (on a side stream, as CUDA graphs require): they create
+#: the optimiser state, cuBLAS workspaces and allocator pools the graph then reuses.
+_GRAPH_WARMUP_STEPS = 3
+#: Optimiser steps per Lightning batch when replaying a graph: Lightning's own per-batch
+#: work (hooks, progress bar) costs more than a replayed step.
+_GRAPH_STEPS_PER_BATCH = 16
+#: Precisions whose backward is a plain ``loss.backward()`` (no gradient scaler).
+_GRAPH_PRECISIONS = ("32-true", "bf16-mixed")
+#: ``precision`` values ``trainer_kwargs`` may hold: the encoder's weights stay float32
+#: (so that contributions are float32/float64); only the training arithmetic may be lower.
+TRAINER_PRECISIONS = (32, "32", "32-true", "bf16", "bf16-mixed", 16, "16", "16-mixed")
+
+#: Trainer arguments the estimator sets itself, and why they are not ``trainer_kwargs``.
+RESERVED_TRAINER_KWARGS = {
+    "max_epochs": "set it with the `epochs` parameter",
+    "callbacks": "pass callbacks in the `extra_callbacks` parameter",
+    "enable_progress_bar": "set by the `quiet` parameter",
+    "default_root_dir": "set by the `checkpoint_dir` parameter",
+    "logger": "TensorBoard logs go to `checkpoint_dir`",
+    "enable_checkpointing": "checkpoints go to `checkpoint_dir`",
+    "limit_train_batches": "set it with the `num_batches` parameter",
+    "limit_val_batches": "there is no validation loop",
+    "num_sanity_val_steps": "there is no validation loop",
+    "accumulate_grad_batches": "every step optimises its own batch of edges",
+    "gradient_clip_val": "the module steps its optimiser itself (manual optimisation)",
+    "gradient_clip_algorithm": "the module steps its optimiser itself (manual optimisation)",
+}
+#: Trainer arguments whose defaults ``trainer_kwargs`` may override.
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "accelerator": "auto",
+    "devices": 1,
+    "log_every_n_steps": 1,
+    "enable_model_summary": False,
+}
+
+
+def check_trainer_kwargs(trainer_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validated copy of ``trainer_kwargs``: Trainer arguments that the estimator leaves free.
+
+    Raises
+    ------
+    TypeError
+        If it is not a mapping with string keys.
+    ValueError
+        For an argument ``lightning.pytorch.Trainer`` does not take, or one in
+        :data:`RESERVED_TRAINER_KWARGS` (the message names the parameter to use instead).
+    """
+    if trainer_kwargs is None:
+        return {}
+    if not isinstance(trainer_kwargs, Mapping):
+        raise TypeError(
+            f"trainer_kwargs: expected a dict or None, got {type(trainer_kwargs).__name__}"
+        )
+    accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in trainer_kwargs:
+        if not isinstance(key, str):
+            raise TypeError(f"trainer_kwargs: keys must be strings, got {key!r}")
+        if key in RESERVED_TRAINER_KWARGS:
+            raise ValueError(
+                f"trainer_kwargs: {key!r} conflicts with a setting glass_box_umap makes: "
+                f"{RESERVED_TRAINER_KWARGS[key]}"
+            )
+        if key not in accepted:
+            raise ValueError(
+                f"trainer_kwargs: {key!r} is not an argument of lightning.pytorch.Trainer"
+            )
+    precision = trainer_kwargs.get("precision", "32-true")
+    if precision not in TRAINER_PRECISIONS:
+        raise ValueError(
+            f"trainer_kwargs: precision {precision!r} is not supported; the encoder must keep "
+            f"float32 weights, so use one of {list(TRAINER_PRECISIONS)} (e.g. 'bf16-mixed')"
+        )
+    return dict(trainer_kwargs)
+
 
 def steps_per_epoch(n_edges: int, batch_size: int, num_batches: int | None) -> int:
-    """Steps per epoch: enough batches to draw as many edges as the graph holds.
+    """Steps per epoch, over all devices: enough batches to draw as many edges as the graph holds.
 
     The graph holds both directions of every edge, as umap-learn's does. An epoch of
     ``ceil(n_edges / batch_size)`` steps, capped by ``num_batches``. (Drawing only
     umap-learn's per-epoch budget, ``sum(w) / max(w)`` edges, halves the steps on
-    digits but costs 0.015 in trustworthiness at the default 200 epochs.)
+    digits but costs 0.015 in trustworthiness at the default 200 epochs.) With several
+    devices each takes ``ceil(steps / world_size)`` of them.
     """
     steps = max(1, math.ceil(n_edges / batch_size))
     return steps if num_batches is None else min(steps, num_batches)
 
 
 class _StepCounter(IterableDataset):
-    """Yields step numbers only; the batch itself is drawn on the device."""
+    """Yields, per Lightning batch, how many optimiser steps to take; edges are drawn on the device.
 
-    def __init__(self, n_steps: int) -> None:
-        self.n_steps = n_steps
+    Parameters
+    ----------
+    n_steps : int
+        Optimiser steps in the epoch.
+    steps_per_batch : int
+        Steps per Lightning batch; the last batch takes the remainder.
+    """
+
+    def __init__(self, n_steps: int, steps_per_batch: int = 1) -> None:
+        full, rest = divmod(n_steps, steps_per_batch)
+        self.sizes = [steps_per_batch] * full + ([rest] if rest else [])
 
     def __len__(self) -> int:
-        return self.n_steps
+        return len(self.sizes)
 
     def __iter__(self) -> Iterator[int]:
         info = get_worker_info()
         if info is None:
-            return iter(range(self.n_steps))
-        return iter(range(info.id, self.n_steps, info.num_workers))
+            return iter(self.sizes)
+        return iter(self.sizes[info.id :: info.num_workers])
 
 
 class UMAPModule(pl.LightningModule):
     """Trains ``encoder`` so that its embedding of ``data`` fits the fuzzy graph ``edges``.
+
+    The optimiser is stepped by the module (Lightning's manual optimisation), so that one
+    Lightning batch may hold several steps and a step may be a CUDA graph replay.
 
     Parameters
     ----------
@@ -78,10 +175,14 @@ class UMAPModule(pl.LightningModule):
     repulsion_strength : float
     lr : float
     batch_size : int
-        Edges per step.
+        Edges per step, on each device.
     steps_per_epoch : int
+        Steps per epoch over all devices (each of ``world_size`` devices takes
+        ``ceil(steps_per_epoch / world_size)``), so an epoch draws about as many edges
+        whatever the number of devices.
     seed : int
-        Seeds this module's sampler (offset by the process rank).
+        Seeds this module's sampler, offset by the process rank so that every device
+        draws its own edges.
     num_workers : int
         Passed to the step-counting DataLoader.
     input_transform : callable, optional
@@ -89,6 +190,9 @@ class UMAPModule(pl.LightningModule):
         float32 tensor: centred and projected like ``data``). Callbacks that embed
         their own data during training (:class:`~glass_box_umap.callbacks.EmbeddingSnapshots`)
         use it.
+    cuda_graphs : bool, optional
+        Replay steps from a CUDA graph. Default :data:`USE_CUDA_GRAPHS` where possible
+        (one CUDA device, no gradient scaler); ``True`` warns when it is not possible.
     """
 
     def __init__(
@@ -106,8 +210,10 @@ class UMAPModule(pl.LightningModule):
         seed: int,
         num_workers: int = 0,
         input_transform: Callable[[np.ndarray], torch.Tensor] | None = None,
+        cuda_graphs: bool | None = None,
     ) -> None:
         super().__init__()
+        self.automatic_optimization = False
         self.encoder = encoder
         self._data = data
         self._edges = edges
@@ -120,8 +226,13 @@ class UMAPModule(pl.LightningModule):
         self.seed = seed
         self.num_workers = num_workers
         self.input_transform = input_transform
+        self.cuda_graphs = cuda_graphs
         #: Set by :func:`train` when the fit was stopped by KeyboardInterrupt.
         self.interrupted = False
+        #: The epoch whose weights :class:`BestWeights` restored, if it did.
+        self.best_epoch: int | None = None
+        #: Whether steps are being replayed from a CUDA graph (set during the fit).
+        self.graphed = False
         self.history: dict[str, list[float]] = {
             "epoch": [],
             **{name: [] for name in EPOCH_METRICS},
@@ -133,6 +244,15 @@ class UMAPModule(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
+    # History and best epoch travel in the state dict, so that a fit in spawned processes
+    # (strategy='ddp_spawn') hands them back to the main process with the weights.
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"history": self.history, "best_epoch": self.best_epoch}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.history = state["history"]
+        self.best_epoch = state["best_epoch"]
+
     def on_fit_start(self) -> None:
         self._x = self._data.to(self.device)
         generator = torch.Generator(device=self.device)
@@ -141,11 +261,35 @@ class UMAPModule(pl.LightningModule):
             self._edges, self.batch_size, self.negative_sample_rate, self.device, generator
         )
         self._sums = torch.zeros(len(EPOCH_METRICS), device=self.device)
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._graph_pending = self._graph_planned = self._use_graphs()
+        self._warmup_left = _GRAPH_WARMUP_STEPS
         self._fit_start = time.perf_counter()
 
+    def _use_graphs(self) -> bool:
+        """Whether to capture a CUDA graph: wanted, and possible on this trainer."""
+        wanted = USE_CUDA_GRAPHS if self.cuda_graphs is None else self.cuda_graphs
+        if not wanted:
+            return False
+        reason = None
+        if self.device.type != "cuda":
+            reason = f"training runs on {self.device.type}, not CUDA"
+        elif self.trainer.world_size > 1:
+            reason = "training runs on several devices"
+        elif str(self.trainer.precision) not in _GRAPH_PRECISIONS:
+            reason = f"precision {self.trainer.precision!r} scales gradients"
+        elif not hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
+            reason = "this PyTorch cannot capture a custom random generator"
+        if reason is not None and self.cuda_graphs:
+            warnings.warn(f"cuda_graphs: not used, {reason}", RuntimeWarning, stacklevel=2)
+        return reason is None
+
     def train_dataloader(self) -> DataLoader:
+        steps = math.ceil(self.steps_per_epoch / self.trainer.world_size)
+        # Lightning asks for the loader after on_fit_start, which decides on graphs.
+        per_batch = _GRAPH_STEPS_PER_BATCH if self._graph_planned else 1
         return DataLoader(
-            _StepCounter(self.steps_per_epoch),
+            _StepCounter(steps, per_batch),
             batch_size=None,
             num_workers=self.num_workers,
         )
@@ -158,37 +302,118 @@ class UMAPModule(pl.LightningModule):
         self._steps_this_epoch = 0
         self._epoch_start = time.perf_counter()
 
-    def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
-        edges = self.sampler.sample()
-        # index_select, not fancy indexing: its backward (index_add) is several times
-        # faster on CPU than the accumulate-put that x[idx] differentiates into.
-        emb = self.encoder(self._x.index_select(0, edges.vertices))
-        loss, attraction, repulsion = umap_loss(
-            emb.index_select(0, edges.head),
-            emb.index_select(0, edges.tail),
-            emb.index_select(0, edges.negatives.flatten()).view(*edges.negatives.shape, -1),
-            self.a,
-            self.b,
-            self.repulsion_strength,
-        )
-        self._sums += torch.stack([loss, attraction, repulsion]).detach()
-        self._steps_this_epoch += 1
+    def training_step(self, n_steps: int, batch_idx: int) -> torch.Tensor:
+        optimizer = self.optimizers()
+        for _ in range(int(n_steps)):
+            loss = optimizer.step(closure=self._next_closure())
+        self._steps_this_epoch += int(n_steps)
         if batch_idx == self.trainer.num_training_batches - 1:
             # One host-side summary per epoch, seen by every callback's on_train_epoch_end.
             means = self._sums / self._steps_this_epoch
-            # Host time without a device sync: on a GPU this is the rate at which steps
-            # were queued, which over a whole epoch is the rate at which they ran.
+            if self.device.type == "cuda":
+                # The host may be many queued steps ahead; the epoch's one wait for the
+                # device makes the time below the time the steps took.
+                torch.cuda.synchronize(self.device)
             seconds = time.perf_counter() - self._epoch_start
-            edges_per_s = self._steps_this_epoch * self.batch_size / max(seconds, 1e-9)
+            world = self.trainer.world_size
+            edges_per_s = world * self._steps_this_epoch * self.batch_size / max(seconds, 1e-9)
             self.log_dict(
                 {**dict(zip(EPOCH_METRICS, means, strict=True)), THROUGHPUT: edges_per_s},
                 on_step=False,
                 on_epoch=True,
                 batch_size=1,
                 prog_bar=True,
-                sync_dist=self.trainer.world_size > 1,
+                sync_dist=world > 1,
             )
         return loss
+
+    # ------------------------------------------------------------------ one step
+    def _loss(self) -> torch.Tensor:
+        """Sample a batch, embed it and return its loss; adds the loss terms to the epoch sums."""
+        batch = self.sampler.sample()
+        # float32 whatever the autocast precision: the loss takes logs of small distances.
+        emb = self.encoder(batch.inputs(self._x)).float()
+        loss, attraction, repulsion = umap_loss(
+            emb.index_select(0, batch.head),
+            emb.index_select(0, batch.tail),
+            emb.index_select(0, batch.negatives.flatten()).view(*batch.negatives.shape, -1),
+            self.a,
+            self.b,
+            self.repulsion_strength,
+        )
+        self._sums += torch.stack([loss, attraction, repulsion]).detach()
+        return loss
+
+    def _eager_step(self) -> torch.Tensor:
+        """The optimiser's closure: loss and gradients (all-reduced under DDP)."""
+        loss = self._loss()
+        self.optimizers().zero_grad()
+        self.manual_backward(loss)
+        return loss
+
+    def _replay(self) -> torch.Tensor:
+        self._graph.replay()
+        return self._graph_loss
+
+    def _warmup_step(self) -> torch.Tensor:
+        current = torch.cuda.current_stream(self.device)
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(current)
+        with torch.cuda.stream(side):
+            loss = self._eager_step()
+        current.wait_stream(side)
+        return loss
+
+    def _next_closure(self) -> Callable[[], torch.Tensor]:
+        if self._graph is not None:
+            return self._replay
+        if self._graph_pending:
+            if self._warmup_left > 0:
+                self._warmup_left -= 1
+                return self._warmup_step
+            self._capture()
+            if self._graph is not None:
+                return self._replay
+        return self._eager_step
+
+    def _capture(self) -> None:
+        """Record zeroing, sampling, forward and backward of one step in a CUDA graph.
+
+        The graph writes gradients into the parameters' existing ``.grad`` tensors and
+        draws from the sampler's generator (registered with the graph, so each replay
+        draws new edges); the Adam update stays outside, so that Lightning still counts
+        steps and runs its optimiser hooks. On failure, warns and leaves ``_graph`` None.
+        """
+        self._graph_pending = False
+        params = [p for p in self.encoder.parameters() if p.requires_grad]
+        try:
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            graph = torch.cuda.CUDAGraph()
+            graph.register_generator_state(self.sampler.generator)
+            # Autocast's weight cache must be off inside a graph (PyTorch's CUDA graph notes).
+            autocast = torch.autocast(
+                "cuda",
+                dtype=torch.get_autocast_dtype("cuda"),
+                enabled=torch.is_autocast_enabled("cuda"),
+                cache_enabled=False,
+            )
+            with torch.cuda.graph(graph), autocast:
+                loss = self._loss()
+                grads = torch.autograd.grad(loss, params)
+                for p, g in zip(params, grads, strict=True):
+                    p.grad.copy_(g)
+        except Exception as err:  # any failure at all means: train eagerly
+            warnings.warn(
+                f"CUDA graph capture failed ({type(err).__name__}: {err}); "
+                "training continues without CUDA graphs",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        self._graph, self._graph_loss = graph, loss
+        self.graphed = True
 
     def on_train_epoch_end(self) -> None:
         metrics = self.trainer.callback_metrics
@@ -204,16 +429,24 @@ class UMAPModule(pl.LightningModule):
         self.history["time"].append(time.perf_counter() - self._fit_start)
         self.history["lr"].append(self.trainer.optimizers[0].param_groups[0]["lr"])
 
+    def on_fit_end(self) -> None:
+        # Free the graph's memory pool and the device copy of the data.
+        self._graph = None
+        self._x = None
+
 
 class BestWeights(Checkpoint):
     """Keeps, in memory, the encoder weights of the epoch with the lowest loss.
 
     A :class:`~lightning.pytorch.callbacks.Checkpoint` so that the trainer calls it after
-    the module has logged the epoch's loss.
+    the module has logged the epoch's loss. With ``restore``, puts them back into the
+    encoder when the fit ends, inside the training process (so that a fit in spawned
+    processes returns them), and records the epoch in ``UMAPModule.best_epoch``.
     """
 
-    def __init__(self, monitor: str = "loss") -> None:
+    def __init__(self, monitor: str = "loss", restore: bool = True) -> None:
         self.monitor = monitor
+        self.restore = restore
         self.best_score = float("inf")
         self.best_epoch: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -229,6 +462,15 @@ class BestWeights(Checkpoint):
             self.best_state = {
                 k: v.detach().clone() for k, v in pl_module.encoder.state_dict().items()
             }
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: UMAPModule) -> None:
+        self.restore_into(pl_module)
+
+    def restore_into(self, pl_module: UMAPModule) -> None:
+        """Load the best weights into ``pl_module.encoder`` (if ``restore`` and any were kept)."""
+        if self.restore and self.best_state is not None:
+            pl_module.encoder.load_state_dict(self.best_state)
+            pl_module.best_epoch = self.best_epoch
 
 
 @contextlib.contextmanager
@@ -273,12 +515,21 @@ def train(
     quiet: bool,
     restore_best_weights: bool,
     extra_callbacks: list[pl.Callback],
+    trainer_kwargs: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, list[float]], int | None]:
     """Run the Lightning trainer on ``module``.
 
     Writes Lightning checkpoints (``best-*.ckpt`` and ``last.ckpt``) and TensorBoard
     event files under ``checkpoint_dir``. With ``restore_best_weights``, the encoder
     ends with the weights of the lowest-loss epoch.
+
+    Parameters
+    ----------
+    trainer_kwargs : dict, optional
+        More ``lightning.pytorch.Trainer`` arguments, checked by
+        :func:`check_trainer_kwargs`; they override :data:`TRAINER_DEFAULTS`
+        (``accelerator='auto'``, ``devices=1``). With ``strategy='ddp'`` every process
+        runs the caller's script, and each returns with the same trained weights.
 
     Returns
     -------
@@ -288,7 +539,8 @@ def train(
     best_epoch : int or None
         The epoch whose weights the encoder holds when ``restore_best_weights``.
     """
-    best = BestWeights()
+    options = {**TRAINER_DEFAULTS, **check_trainer_kwargs(trainer_kwargs)}
+    best = BestWeights(restore=restore_best_weights)
     checkpoint = ModelCheckpoint(
         dirpath=checkpoint_dir / "checkpoints",
         filename="best-{epoch}",
@@ -304,16 +556,13 @@ def train(
     with _quiet_lightning(quiet):
         trainer = pl.Trainer(
             max_epochs=epochs,
-            accelerator="auto",
-            devices=1,
             logger=logger,
             callbacks=[best, checkpoint, *copy.copy(extra_callbacks)],
             enable_progress_bar=not quiet,
-            enable_model_summary=False,
-            log_every_n_steps=1,
             num_sanity_val_steps=0,
             limit_val_batches=0,
             default_root_dir=str(checkpoint_dir),
+            **options,
         )
         try:
             trainer.fit(module)
@@ -323,7 +572,5 @@ def train(
             if not trainer.interrupted:
                 raise
             module.interrupted = True
-    if restore_best_weights and best.best_state is not None:
-        module.encoder.load_state_dict(best.best_state)
-    best_epoch = best.best_epoch if restore_best_weights else None
-    return module.history, best_epoch
+            best.restore_into(module)
+    return module.history, module.best_epoch

@@ -1,0 +1,241 @@
+"""Scaling: nearest neighbours, graph, training speed, memory and quality from 20k to 1M rows.
+
+Synthetic data: a mixture of 10 Gaussian clusters, each spread along its own 5-dimensional
+subspace of the n x d space (plus isotropic noise), so that neighbourhoods have structure
+to preserve. Every case runs in its own process, so that its peak memory is its own:
+
+    python benchmarks/scale.py --device auto --suite full
+
+``--suite full`` on CUDA: 70k x 784 at the defaults (200 epochs, CUDA graphs), the same
+for 20 epochs eagerly and in bf16-mixed, then 1M x 50 at batch 10k and 100k (5 epochs).
+On the CPU: 100k x 50 (5 epochs) and 1M x 50 (2 epochs). ``--suite quick``: 20k x 50 for
+2 epochs, a smoke test of the script. The GPU suite is sized to finish in about 8 minutes
+on an H100 (it prints each row as soon as its case ends).
+
+Columns: seconds for the kNN search and for the fuzzy graph; seconds per epoch (median
+over epochs after the first, which includes warm-up and graph capture); edges sampled per
+second (median); the whole ``fit`` (graph, training, final embedding); peak resident host
+memory (``ru_maxrss``) and peak CUDA memory allocated; trustworthiness (15 neighbours) of
+the embedding of a 5k-row subsample. Nothing here asserts a speed.
+
+Peak memory per million points (d = 50, n_neighbors = 15: about 18 directed edges per
+point), measured on 2 CPU cores: 2.96 GB resident for the whole fit of 1M x 50 (2 epochs,
+pynndescent), 1.53 GB for 100k x 50; about 0.4-0.5 GB of that is the Python, torch and
+Lightning runtime. What scales with n, per million points: the data and its centred float32
+copy (2 x 4d bytes per point, 0.4 GB), the kNN result (0.2 GB), pynndescent's index while
+it searches (about 1 GB more than FAISS HNSW took), the sparse fuzzy union while it is
+built (about 1 GB, transient), the edge list (20 bytes per directed edge, 0.36 GB) and
+the sampler's float64 cumulative weights (0.14 GB). On a GPU the training device holds
+the data (4d bytes per point) and 24 bytes per directed edge (0.43 GB per million
+points), plus one batch's activations; no tensor the size of an epoch is ever drawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import format_table, header  # noqa: E402
+
+#: name -> (rows, columns, GlassBoxUMAP keyword arguments, CUDA graphs)
+CASES: dict[str, tuple[int, int, dict, bool]] = {
+    "70k x 784, defaults": (70_000, 784, {}, True),
+    "70k x 784, 20 ep, eager": (70_000, 784, {"epochs": 20}, False),
+    "70k x 784, 20 ep, bf16": (
+        70_000,
+        784,
+        {"epochs": 20, "trainer_kwargs": {"precision": "bf16-mixed"}},
+        True,
+    ),
+    "1M x 50, batch 10k": (1_000_000, 50, {"epochs": 5}, True),
+    "1M x 50, batch 100k": (1_000_000, 50, {"epochs": 5, "batch_size": 100_000}, True),
+    "100k x 50, 5 ep": (100_000, 50, {"epochs": 5}, True),
+    "1M x 50, 2 ep": (1_000_000, 50, {"epochs": 2}, True),
+    "20k x 50, 2 ep": (20_000, 50, {"epochs": 2}, True),
+}
+SUITES = {
+    ("cuda", "full"): [
+        "70k x 784, defaults",
+        "70k x 784, 20 ep, eager",
+        "70k x 784, 20 ep, bf16",
+        "1M x 50, batch 10k",
+        "1M x 50, batch 100k",
+    ],
+    ("cpu", "full"): ["100k x 50, 5 ep", "1M x 50, 2 ep"],
+    ("cuda", "quick"): ["20k x 50, 2 ep"],
+    ("cpu", "quick"): ["20k x 50, 2 ep"],
+}
+#: Rows of the subsample whose embedding is scored.
+TRUST_ROWS = 5_000
+
+
+def make_data(n: int, d: int, n_clusters: int = 10, rank: int = 5, seed: int = 0) -> np.ndarray:
+    """A mixture of ``n_clusters`` low-rank Gaussians, shape (n, d), float32.
+
+    Built 50k rows at a time, so that float64 temporaries stay small beside the result.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 4.0, (n_clusters, d))
+    bases = rng.normal(0.0, 1.0, (n_clusters, rank, d))
+    X = np.empty((n, d), dtype=np.float32)
+    for start in range(0, n, 50_000):
+        m = min(50_000, n - start)
+        label = rng.integers(0, n_clusters, m)
+        rows = 0.3 * rng.normal(0.0, 1.0, (m, d))
+        for c in range(n_clusters):
+            mine = label == c
+            rows[mine] += centres[c] + rng.normal(0.0, 1.0, (int(mine.sum()), rank)) @ bases[c]
+        X[start : start + m] = rows
+    return X
+
+
+def run_case(name: str, device: str) -> dict:
+    """Fit one case in this process; the figures of its row."""
+    import torch
+    from sklearn.manifold import trustworthiness
+
+    from glass_box_umap import GlassBoxUMAP, graph, training
+
+    n, d, kwargs, graphs = CASES[name]
+    training.USE_CUDA_GRAPHS = graphs
+    kwargs = dict(kwargs)
+    if device == "cpu":
+        kwargs["trainer_kwargs"] = {**kwargs.get("trainer_kwargs", {}), "accelerator": "cpu"}
+    X = make_data(n, d)
+
+    # Time the two halves of build_graph where the estimator calls them.
+    seconds: dict[str, float] = {}
+
+    def timed(fn, key):
+        def wrapper(*args, **kw):
+            start = time.perf_counter()
+            out = fn(*args, **kw)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            seconds[key] = time.perf_counter() - start
+            return out
+
+        return wrapper
+
+    graph.nearest_neighbors = timed(graph.nearest_neighbors, "knn")
+    graph.fuzzy_simplicial_set = timed(graph.fuzzy_simplicial_set, "graph")
+    method = graph.resolve_knn_method(
+        kwargs.get("knn_method", "auto"), n, "euclidean", "cuda" if device == "cuda" else None
+    )
+    reducer = GlassBoxUMAP(random_state=0, quiet=True, **kwargs)
+    start = time.perf_counter()
+    reducer.fit(X)
+    fit_s = time.perf_counter() - start
+
+    epoch_times = np.diff([0.0, *reducer.history_["time"]])
+    rng = np.random.default_rng(1)
+    rows = rng.choice(n, min(TRUST_ROWS, n), replace=False)
+    trust = trustworthiness(X[rows], reducer.embedding_[rows], n_neighbors=15)
+    return {
+        "case": name,
+        "knn": method,
+        "knn_s": seconds["knn"],
+        "graph_s": seconds["graph"],
+        "n_edges": len(reducer.graph_.head),
+        "epoch_s": float(np.median(epoch_times[1:] if len(epoch_times) > 1 else epoch_times)),
+        "edges_per_s": float(np.median(reducer.history_["edges_per_s"])),
+        "fit_s": fit_s,
+        "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "cuda_gb": torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0,
+        "trust": float(trust),
+    }
+
+
+def _si(x: float) -> str:
+    """``x`` with a k or M suffix and three significant digits."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def _row(r: dict) -> list[str]:
+    return [
+        r["case"],
+        r["knn"],
+        f"{r['knn_s']:.1f}",
+        f"{r['graph_s']:.1f}",
+        _si(r["n_edges"]),
+        f"{r['epoch_s']:.3f}",
+        _si(r["edges_per_s"]),
+        f"{r['fit_s']:.1f}",
+        f"{r['rss_gb']:.2f}",
+        f"{r['cuda_gb']:.2f}",
+        f"{r['trust']:.4f}",
+    ]
+
+
+COLUMNS = [
+    "case",
+    "kNN",
+    "kNN s",
+    "graph s",
+    "edges",
+    "s/epoch",
+    "edges/s",
+    "fit s",
+    "RSS GB",
+    "CUDA GB",
+    "trust",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--suite", choices=["full", "quick"], default="full")
+    parser.add_argument("--case", help="run one case (by name) in this process, print JSON")
+    args = parser.parse_args()
+    import torch
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.case is not None:
+        print(json.dumps(run_case(args.case, device)))
+        return
+
+    print("\n".join(header(("pynndescent", "faiss-cpu", "faiss-gpu"))))
+    print(f"device: {device}, suite: {args.suite}", flush=True)
+    rows = [COLUMNS]
+    results = {}
+    for name in SUITES[(device, args.suite)]:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, __file__, "--device", device, "--case", name],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        took = time.perf_counter() - start
+        if proc.returncode != 0:
+            print(f"{name}: failed after {took:.0f} s\n{proc.stderr[-2000:]}", flush=True)
+            continue
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[name] = result
+        rows.append(_row(result))
+        print(f"{name}: done in {took:.0f} s: {json.dumps(result)}", flush=True)
+    print()
+    print(format_table(rows, n_left=2))
+    graphed, eager = results.get("70k x 784, defaults"), results.get("70k x 784, 20 ep, eager")
+    if graphed and eager:
+        ratio = eager["epoch_s"] / graphed["epoch_s"]
+        print(f"\nCUDA graphs at 70k x 784: {ratio:.2f}x the speed per epoch of the eager row")
+
+
+if __name__ == "__main__":
+    main()
