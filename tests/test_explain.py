@@ -147,3 +147,32 @@ def test_explain_groups_checks():
         explain_groups(C, [0, 1])
     with pytest.raises(ValueError, match="contributions: contains NaN"):
         explain_groups(np.full((4, 2, 3), np.nan), [0, 0, 1, 1])
+
+
+def test_image_contributions_are_explained_per_pixel():
+    """(n, k, C, H, W) contributions work everywhere, pixels named x[c,h,w] in C order."""
+    from glass_box_umap import contributions_frame
+    from glass_box_umap.plotting import plot_feature_contribution
+
+    rng = np.random.default_rng(1)
+    C = rng.normal(size=(12, 2, 2, 3, 4))
+    C[:, :, 1, 2, 3] *= 50  # one pixel dominates
+    flat = C.reshape(12, 2, -1)
+    emb = flat.sum(-1)
+    groups = np.repeat(["a", "b"], 6)
+    names = [f"x[{c},{h},{w}]" for c in range(2) for h in range(3) for w in range(4)]
+
+    table = explain_groups(C, groups)
+    pd.testing.assert_frame_equal(table, explain_groups(flat, groups, feature_names=names))
+    assert set(table[table["rank"] == 1]["feature"]) == {"x[1,2,3]"}
+    diff = explain_difference(C, emb, groups == "a", groups == "b")
+    assert diff["share"].sum() == pytest.approx(1.0, abs=1e-12)
+    assert (top_features(C, k=1)["feature"] == "x[1,2,3]").all()
+    frame = contributions_frame(C)
+    assert len(frame) == C.size
+    assert list(frame["feature"].cat.categories) == names
+    np.testing.assert_array_equal(frame["contribution"].to_numpy(), flat.ravel())
+    fig = plot_feature_contribution(emb, C, "x[1,2,3]")
+    assert fig is not None
+    with pytest.raises(ValueError, match="feature_names: has 3 names for 24 features"):
+        explain_groups(C, groups, feature_names=["a", "b", "c"])

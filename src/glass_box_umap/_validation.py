@@ -171,13 +171,20 @@ def check_feature_names(expected: np.ndarray | None, X: Any, name: str = "X") ->
 def check_contributions(
     contributions: Any, n_samples: int | None = None, name: str = "contributions"
 ) -> np.ndarray:
-    """A finite float array of shape (n_samples, n_components, n_features)."""
+    """A finite float array of shape (n_samples, n_components, n_features).
+
+    Contributions of N-D samples, (n_samples, n_components, *input_shape) (images:
+    (n, k, C, H, W)), are returned flattened to (n_samples, n_components, prod(input_shape))
+    in C order, the order of :func:`default_feature_names`.
+    """
     arr = np.asarray(contributions)
-    if arr.dtype.kind != "f" or arr.ndim != 3:
+    if arr.dtype.kind != "f" or arr.ndim < 3:
         raise ValueError(
-            f"{name}: expected a float array of shape (n_samples, n_components, n_features), "
-            f"got {arr.dtype} of shape {arr.shape}"
+            f"{name}: expected a float array of shape (n_samples, n_components, n_features) "
+            f"or (n_samples, n_components, *input_shape), got {arr.dtype} of shape {arr.shape}"
         )
+    if arr.ndim > 3:
+        arr = arr.reshape(*arr.shape[:2], -1)
     if n_samples is not None and arr.shape[0] != n_samples:
         raise ValueError(f"{name}: has {arr.shape[0]} samples, expected {n_samples}")
     if arr.size == 0:
@@ -187,12 +194,26 @@ def check_contributions(
     return arr
 
 
+def default_feature_names(input_shape: int | tuple[int, ...]) -> list[str]:
+    """``x0, x1, ...`` for feature vectors; ``x[c,h,w]`` per element of N-D samples (C order)."""
+    shape = (input_shape,) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
+    if len(shape) == 1:
+        return [f"x{j}" for j in range(shape[0])]
+    return ["x[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
+
+
 def resolve_feature_names(
-    feature_names: Any, n_features: int, name: str = "feature_names"
+    feature_names: Any, n_features: int | tuple[int, ...], name: str = "feature_names"
 ) -> list[str]:
-    """``feature_names`` as a list of ``n_features`` strings; ``x0, x1, ...`` when None."""
+    """``feature_names`` as a list of strings, one per feature, or the default names.
+
+    ``n_features`` may be the shape of one sample, (C, H, W) say: there are then
+    ``prod(shape)`` features, named ``x[c,h,w]`` by default.
+    """
     if feature_names is None:
-        return [f"x{j}" for j in range(n_features)]
+        return default_feature_names(n_features)
+    if not isinstance(n_features, (int, np.integer)):
+        n_features = int(np.prod(n_features))
     if isinstance(feature_names, str):
         raise TypeError(f"{name}: expected a sequence of names, got a single string")
     names = [str(f) for f in feature_names]

@@ -8,6 +8,10 @@ into per-feature parts — no sampling, no surrogate model.
 
 Feature names come from ``feature_names`` (for example ``reducer.feature_names_in_``,
 remembered when the model was fitted on a DataFrame), or ``x0, x1, ...``.
+
+Contributions of images, (n_samples, n_components, C, H, W), are accepted too: every
+pixel of every channel is a feature, named ``x[c,h,w]`` unless ``feature_names`` (one
+per pixel, in C order) are given.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from ._validation import check_contributions, resolve_feature_names
 
 #: Relative tolerance for ``embedding`` against the contributions' sums.
 _SUM_RTOL = 1e-4
+
+
+def _sample_shape(contributions: Any) -> tuple[int, ...]:
+    """The shape of one sample's contributions to one axis: (n_features,) or input_shape."""
+    return tuple(np.shape(contributions)[2:])
 
 
 def _axis_columns(n_components: int, prefix: str) -> list[str]:
@@ -73,7 +82,7 @@ def explain_groups(
     C = check_contributions(contributions).astype(np.float64, copy=False)
     n, n_components, n_features = C.shape
     groups = _check_groups(groups, n)
-    names = resolve_feature_names(feature_names, n_features)
+    names = resolve_feature_names(feature_names, _sample_shape(contributions))
     shares = _l2_share(C)
     lengths = np.linalg.norm(C, axis=1)
     frames = []
@@ -165,7 +174,7 @@ def explain_difference(
         )
     a = _check_mask(mask_a, n, "mask_a")
     b = _check_mask(mask_b, n, "mask_b")
-    names = resolve_feature_names(feature_names, n_features)
+    names = resolve_feature_names(feature_names, _sample_shape(contributions))
     delta = emb[a].mean(axis=0) - emb[b].mean(axis=0)
     gap = float(np.linalg.norm(delta))
     if gap == 0.0:
@@ -211,7 +220,9 @@ def top_features(
     n, n_components, n_features = C.shape
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_features:
         raise ValueError(f"k: expected an integer in [1, {n_features}], got {k!r}")
-    names = np.asarray(resolve_feature_names(feature_names, n_features), dtype=object)
+    names = np.asarray(
+        resolve_feature_names(feature_names, _sample_shape(contributions)), dtype=object
+    )
     lengths = np.linalg.norm(C, axis=1)
     order = np.argsort(-lengths, axis=1, kind="stable")[:, :k]
     rows = np.repeat(np.arange(n), k)
@@ -252,7 +263,7 @@ def contributions_frame(
     """
     C = check_contributions(contributions)
     n, n_components, n_features = C.shape
-    names = resolve_feature_names(feature_names, n_features)
+    names = resolve_feature_names(feature_names, _sample_shape(contributions))
     if samples is None:
         ids = np.arange(n)
     else:

@@ -445,13 +445,14 @@ def _check_inputs(
     if not np.isfinite(emb).all():
         raise ValueError("emb: contains NaN or infinity")
     n = emb.shape[0]
+    shape = tuple(np.shape(contributions)[2:])
     contributions = check_contributions(contributions, n_samples=n, name="contributions")
     if contributions.shape[1] != emb.shape[1]:
         raise ValueError(
             f"contributions: has {contributions.shape[1]} components, emb has {emb.shape[1]}"
         )
     n_features = contributions.shape[2]
-    names = resolve_feature_names(feature_names, n_features, name="feature_names")
+    names = resolve_feature_names(feature_names, shape, name="feature_names")
 
     labels = codes = None
     if groups is not None:
@@ -471,6 +472,8 @@ def _check_inputs(
 
     if feature_values is not None:
         feature_values = np.asarray(feature_values)
+        if feature_values.ndim > 2 and feature_values.shape == (n, *shape):
+            feature_values = feature_values.reshape(n, n_features)
         if feature_values.dtype.kind not in "fiub" or feature_values.shape != (n, n_features):
             raise ValueError(
                 f"feature_values: expected a numeric array of shape ({n}, {n_features}), got "

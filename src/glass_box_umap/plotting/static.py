@@ -149,9 +149,11 @@ def plot_feature_contribution(
     ----------
     embedding : array of shape (n_samples, n_components)
     contributions : array of shape (n_samples, n_components, n_features)
-        From :meth:`GlassBoxUMAP.compute_contributions`.
+        From :meth:`GlassBoxUMAP.compute_contributions`; image contributions
+        (n_samples, n_components, C, H, W) too, one feature per pixel.
     feature : int or str
-        Feature index, or name (looked up in ``feature_names``).
+        Feature index (flat, C order, for images), or name (looked up in
+        ``feature_names``; ``'x[c,h,w]'`` by default for images).
     component : int or 'l2', default 'l2'
         An embedding axis (0-based) for the signed contribution along it, drawn with a
         diverging colormap centred on zero; ``'l2'`` for the contribution's length over
@@ -168,8 +170,9 @@ def plot_feature_contribution(
     matplotlib.figure.Figure
     """
     embedding = _check_embedding(embedding)
+    shape = tuple(np.shape(contributions)[2:])
     contributions = check_contributions(contributions, n_samples=embedding.shape[0])
-    names = resolve_feature_names(feature_names, contributions.shape[2])
+    names = resolve_feature_names(feature_names, shape)
     j = _feature_index(feature, names)
     n_components = contributions.shape[1]
     if component == "l2":
