@@ -155,7 +155,38 @@ def test_clear_errors(wine_csv, tmp_path, capsys):
     (tmp_path / "bad.xlsx").write_bytes(b"x")
     assert "unknown format '.xlsx'" in error("fit", tmp_path / "bad.xlsx", "--out", out)
     assert "n_neighbors: must be >= 2" in error("fit", path, "--out", out, "--n-neighbors", "1")
+    assert "--supervised: needs --label-column" in error("fit", path, "--out", out, "--supervised")
+    assert "--n-blocks: only for --encoder residual" in error(
+        "fit", path, "--out", out, "--n-blocks", "2"
+    )
+    assert "target_weight: must be" in error(
+        "fit", path, "--out", out, "--supervised", "--label-column", "cultivar",
+        "--target-weight", "2",
+    )  # fmt: skip
     assert not out.exists()  # nothing was written for a failed command
+
+
+def test_supervised_fit_with_encoder_and_search_options(wine_csv, tmp_path, capsys):
+    from glass_box_umap.cli import main
+
+    _, frame = wine_csv
+    partly = frame.copy()
+    partly.loc[::4, "cultivar"] = None  # empty cells: unlabelled samples
+    path = tmp_path / "partly.csv"
+    partly.to_csv(path, index=False)
+    out = tmp_path / "sup"
+    args = ["fit", path, "--out", out, "--label-column", "cultivar", "--drop-columns", "wine_id"]
+    args += ["--supervised", "--target-weight", "0.8", "--encoder", "residual"]
+    args += ["--hidden-size", "32", "--n-blocks", "1", "--knn-method", "exact"]
+    args += ["--accelerator", "cpu", "--epochs", "2", "--no-explorer", "--quiet"]
+    assert main([str(a) for a in args]) == 0, capsys.readouterr().err
+    stdout = capsys.readouterr().out
+    assert "supervised by 'cultivar': 3 classes, 45 unlabelled samples, target_weight 0.8" in stdout
+    model = GlassBoxUMAP.load(out / "model.safetensors")
+    assert model.encoder_name == "residual"
+    assert model.encoder_kwargs == {"hidden_size": 32, "n_blocks": 1}
+    assert (model.knn_method, model.target_weight) == ("exact", 0.8)
+    assert model.trainer_kwargs == {"accelerator": "cpu"}
 
 
 def test_demo_writes_outputs(tmp_path):

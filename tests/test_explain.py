@@ -147,6 +147,8 @@ def test_explain_groups_checks():
         explain_groups(C, [0, 1])
     with pytest.raises(ValueError, match="contributions: contains NaN"):
         explain_groups(np.full((4, 2, 3), np.nan), [0, 0, 1, 1])
+    with pytest.raises(ValueError, match=r"groups: 2 missing labels .* rows \[1, 3\]"):
+        explain_groups(C, np.array(["a", None, "b", np.nan], dtype=object))
 
 
 def test_image_contributions_are_explained_per_pixel():

@@ -139,6 +139,16 @@ def test_plot_embedding_labels_and_values(fitted, digits):
         plot_embedding(fitted.embedding_[:, 0])
 
 
+def test_plot_embedding_missing_and_mixed_labels():
+    emb = np.arange(12.0).reshape(6, 2)
+    labels = np.array(["b", None, "a", np.nan, "a", 3], dtype=object)
+    fig = plot_embedding(emb, labels)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["3", "a", "b", "missing"]
+    sizes = [len(c.get_offsets()) for c in fig.axes[0].collections]
+    assert sizes == [1, 2, 1, 2]  # every point drawn once
+
+
 def test_plot_feature_contribution(fitted, digits):
     X, _ = digits
     C = fitted.compute_contributions(X)

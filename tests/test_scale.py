@@ -132,6 +132,27 @@ def test_trainer_kwargs_conflicts_are_named(X, kwargs, error, match):
         GlassBoxUMAP(trainer_kwargs=kwargs, quiet=True).fit(X)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"accelerator": "gpu"}, "No supported gpu backend"),
+        ({"strategy": "nonsense"}, "invalid strategy name"),
+    ],
+)
+def test_trainer_kwargs_lightning_refuses_are_named_before_the_graph(X, kwargs, match, monkeypatch):
+    import glass_box_umap.estimator as estimator
+
+    def no_graph(*args, **kw):
+        raise AssertionError("the graph was built before trainer_kwargs were checked")
+
+    monkeypatch.setattr(estimator, "build_graph", no_graph)
+    with pytest.raises(
+        ValueError, match=f"trainer_kwargs: lightning.pytorch.Trainer refuses.*{match}"
+    ):
+        GlassBoxUMAP(trainer_kwargs=kwargs, quiet=True).fit(X)
+
+
 def test_trainer_kwargs_pass_through():
     assert check_trainer_kwargs(None) == {}
     ok = {"accelerator": "cpu", "devices": 1, "precision": "bf16-mixed", "deterministic": True}

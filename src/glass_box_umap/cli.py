@@ -110,15 +110,35 @@ def _fit(args: argparse.Namespace) -> int:
         lr=args.lr,
         random_state=args.seed,
         quiet=args.quiet,
+        target_weight=args.target_weight,
+        knn_method=args.knn_method,
+        encoder_name=args.encoder,
+        encoder_kwargs=_encoder_kwargs(args),
+        trainer_kwargs=None if args.accelerator is None else {"accelerator": args.accelerator},
     )
+    if args.supervised and args.label_column is None:
+        raise ValueError("--supervised: needs --label-column, the column holding the classes")
     reducer._check_params()  # a bad parameter is reported before the file is read
     with timer("read"):
         table = read_table(args.data, args.label_column, tuple(args.drop_columns))
     X = table.features
     labels = None if table.labels is None else table.labels.to_numpy()
+    y = None
+    if args.supervised:
+        import pandas as pd
+
+        # Codes per class in order of appearance; empty cells become -1, unlabelled.
+        y = pd.factorize(table.labels)[0]
+        if (y < 0).all():
+            raise ValueError(f"--supervised: column {args.label_column!r} has no labels")
     print(f"{table.source}: {X.shape[0]} samples x {X.shape[1]} features")
+    if y is not None:
+        print(
+            f"supervised by {args.label_column!r}: {int(y.max()) + 1} classes, "
+            f"{int((y < 0).sum())} unlabelled samples, target_weight {args.target_weight}"
+        )
     with timer("fit"):
-        embedding = reducer.fit_transform(X)
+        embedding = reducer.fit_transform(X, y)
     with timer("contributions"):
         contributions = reducer.compute_contributions(X)
     error = float(np.abs(contributions.sum(-1) - embedding).max())
@@ -148,6 +168,26 @@ def _fit(args: argparse.Namespace) -> int:
     )
     _report(paths, timer)
     return 0
+
+
+def _encoder_kwargs(args: argparse.Namespace) -> dict[str, int]:
+    """``--hidden-size`` and ``--n-hidden-layers`` (or ``--n-blocks``), where given."""
+    kwargs = {}
+    if args.hidden_size is not None:
+        kwargs["hidden_size"] = args.hidden_size
+    if args.n_hidden_layers is not None:
+        if args.encoder != "default":
+            raise ValueError(
+                f"--n-hidden-layers: only for --encoder default, got --encoder {args.encoder}"
+            )
+        kwargs["n_hidden_layers"] = args.n_hidden_layers
+    if args.n_blocks is not None:
+        if args.encoder != "residual":
+            raise ValueError(
+                f"--n-blocks: only for --encoder residual, got --encoder {args.encoder}"
+            )
+        kwargs["n_blocks"] = args.n_blocks
+    return kwargs
 
 
 def _load_for(args: argparse.Namespace):
@@ -268,7 +308,22 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit a data file; write embedding, contributions, model")
     fit.add_argument("data", help=data_help)
     fit.add_argument("--out", required=True, help="output folder")
-    fit.add_argument("--label-column", help="column used as labels (colours), not as a feature")
+    fit.add_argument(
+        "--label-column",
+        help="column of class labels: colours the plots (and supervises with --supervised); "
+        "not a feature",
+    )
+    fit.add_argument(
+        "--supervised",
+        action="store_true",
+        help="supervised UMAP: the label column reshapes the graph (empty cells = unlabelled)",
+    )
+    fit.add_argument(
+        "--target-weight",
+        type=float,
+        default=0.5,
+        help="with --supervised, how strongly labels reshape the graph, 0..1 (default: 0.5)",
+    )
     fit.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
     fit.add_argument("--n-neighbors", type=int, default=15)
     fit.add_argument("--min-dist", type=float, default=0.1)
@@ -278,6 +333,31 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--epochs", type=int, default=200)
     fit.add_argument("--batch-size", type=int, default=10_000)
     fit.add_argument("--lr", type=float, default=1e-3)
+    fit.add_argument(
+        "--encoder",
+        choices=["default", "residual"],
+        default="default",
+        help="bias-free MLP (default) or residual MLP",
+    )
+    fit.add_argument("--hidden-size", type=int, default=None, help="encoder width (default: 128)")
+    fit.add_argument(
+        "--n-hidden-layers", type=int, default=None, help="default encoder depth (default: 3)"
+    )
+    fit.add_argument(
+        "--n-blocks", type=int, default=None, help="residual encoder blocks (default: 2)"
+    )
+    fit.add_argument(
+        "--knn-method",
+        choices=["auto", "exact", "pynndescent", "faiss"],
+        default="auto",
+        help="nearest-neighbour search (default: auto = exact up to 20k rows or on a GPU)",
+    )
+    fit.add_argument(
+        "--accelerator",
+        choices=["auto", "cpu", "gpu"],
+        default=None,
+        help="where to train (default: a GPU when PyTorch sees one)",
+    )
     fit.add_argument("--seed", type=int, default=0, help="random_state (default: 0)")
     fit.add_argument("--no-explorer", action="store_true", help="skip explorer.html")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")

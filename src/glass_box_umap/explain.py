@@ -43,6 +43,13 @@ def _check_groups(groups: Any, n_samples: int) -> np.ndarray:
         raise ValueError(f"groups: expected shape ({n_samples},), got {groups.shape}")
     if groups.dtype.kind == "f" and np.isnan(groups).any():
         raise ValueError("groups: contains NaN; give unlabelled samples their own label")
+    if groups.dtype.kind == "O":
+        missing = np.flatnonzero(pd.isna(groups))
+        if missing.size:
+            raise ValueError(
+                f"groups: {missing.size} missing labels (None or NaN), at rows "
+                f"{missing[:5].tolist()}; give unlabelled samples their own label"
+            )
     return groups
 
 

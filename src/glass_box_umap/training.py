@@ -115,7 +115,31 @@ def check_trainer_kwargs(trainer_kwargs: Mapping[str, Any] | None) -> dict[str, 
             f"trainer_kwargs: precision {precision!r} is not supported; the encoder must keep "
             f"float32 weights, so use one of {list(TRAINER_PRECISIONS)} (e.g. 'bf16-mixed')"
         )
+    if trainer_kwargs:
+        _probe_trainer(dict(trainer_kwargs))
     return dict(trainer_kwargs)
+
+
+def _probe_trainer(trainer_kwargs: dict[str, Any]) -> None:
+    """Build, and discard, a Trainer with these arguments, so that Lightning's own checks
+    (a GPU asked for but absent, an unknown strategy, too many devices) fail now, naming
+    ``trainer_kwargs``, rather than after the neighbour graph is built. Building a
+    Trainer starts no process and touches no device memory.
+    """
+    options = {**TRAINER_DEFAULTS, **trainer_kwargs}
+    try:
+        with _quiet_lightning(True):
+            pl.Trainer(
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                **options,
+            )
+    except Exception as err:  # Lightning raises several types, none of them ours
+        raise ValueError(
+            f"trainer_kwargs: lightning.pytorch.Trainer refuses {trainer_kwargs}: "
+            f"{type(err).__name__}: {err}"
+        ) from None
 
 
 def steps_per_epoch(n_edges: int, batch_size: int, num_batches: int | None) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .._validation import check_contributions, resolve_feature_names
 
@@ -65,12 +66,22 @@ def scatter_embedding(
     if color is None:
         artist = ax.scatter(x, y, s=size, linewidths=0)
     elif _is_categorical(color):
-        classes = np.unique(color)
+        # Missing labels (None, NaN in an object array) are drawn grey, as "missing".
+        missing = pd.isna(color) if color.dtype.kind == "O" else np.zeros(n, dtype=bool)
+        try:
+            classes = np.unique(color[~missing])
+        except TypeError:  # mixed types (ints and strings) do not sort; use their text
+            color = np.array([str(v) for v in color], dtype=object)
+            classes = np.unique(color[~missing])
         cm = mpl.colormaps[cmap or ("tab10" if len(classes) <= 10 else "tab20")]
         for i, cls in enumerate(classes):
-            mask = color == cls
+            mask = (color == cls) & ~missing
             artist = ax.scatter(
                 x[mask], y[mask], s=size, linewidths=0, color=cm(i % cm.N), label=str(cls)
+            )
+        if missing.any():
+            artist = ax.scatter(
+                x[missing], y[missing], s=size, linewidths=0, color="0.75", label="missing"
             )
         if legend:
             ax.legend(
@@ -103,7 +114,8 @@ def plot_embedding(
     embedding : array of shape (n_samples, n_components >= 2)
         The first two axes are drawn.
     color : array of shape (n_samples,), optional
-        Integer, boolean or string labels give one colour per class and a legend;
+        Integer, boolean or string labels give one colour per class and a legend
+        (missing labels, None or NaN among strings, are drawn grey as "missing");
         floats give a continuous colormap and a colorbar.
     ax : matplotlib Axes, optional
         Drawn into when given; otherwise a new figure is made.
