@@ -392,3 +392,22 @@ def test_load_model_of_unregistered_custom_encoder_says_what_to_register(
     loaded = GlassBoxUMAP.load(path)
     assert loaded.get_params()["encoder_kwargs"] == {"width": 4}
     np.testing.assert_array_equal(loaded.transform(X), reducer.transform(X))
+
+
+def test_snapshots_follow_an_image_encoder(images):
+    from glass_box_umap import EmbeddingSnapshots
+
+    X, y = images
+    snaps = EmbeddingSnapshots(X, every_n_epochs=1, labels=y, n_samples=50)
+    reducer = GlassBoxUMAP(
+        encoder_name="conv",
+        random_state=0,
+        extra_callbacks=[snaps],
+        restore_best_weights=False,
+        **{**FAST, "epochs": 2},
+    ).fit(X)
+    assert snaps.epochs_ == [0, 1, 2]
+    assert all(e.shape == (50, 2) for e in snaps.embeddings_)
+    # the last snapshot is the trained encoder's embedding of those images
+    last = reducer.transform(X[snaps.indices_])
+    np.testing.assert_allclose(snaps.embeddings_[-1], last, rtol=1e-5, atol=1e-5)

@@ -31,8 +31,9 @@ class EmbeddingSnapshots(pl.Callback):
 
     Parameters
     ----------
-    X : array-like of shape (n, n_features)
-        Data to embed, in the same feature space as the data being fitted.
+    X : array-like of shape (n, n_features) or (n, *input_shape)
+        Data to embed, in the same feature space as the data being fitted (images of
+        shape (n, C, H, W) for an image encoder; they may also be given flattened).
     every_n_epochs : int, default 10
         Epochs between snapshots.
     labels : array-like of shape (n,), optional
@@ -70,6 +71,9 @@ class EmbeddingSnapshots(pl.Callback):
         log_images: bool = False,
     ) -> None:
         super().__init__()
+        if isinstance(X, (np.ndarray, torch.Tensor)) and X.ndim > 2:
+            # Images: validated and kept flat; the fit's input transform restores the shape.
+            X = X.reshape(X.shape[0], -1)
         self.X = check.check_array(X)
         self.every_n_epochs = check.check_int("every_n_epochs", every_n_epochs, 1)
         n = self.X.shape[0]
