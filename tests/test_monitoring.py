@@ -197,3 +197,46 @@ def test_plot_loss_accepts_history(fitted):
     np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), fitted.history_["loss"])
     with pytest.raises(ValueError, match="history: expected"):
         plot_loss({"x": [1]})
+
+
+def test_live_view_redraws_one_notebook_output_in_place(digits, monkeypatch):
+    import IPython
+    import IPython.display
+
+    shown, updates = [], []
+
+    class Handle:
+        def update(self, fig):
+            updates.append(fig)
+
+    def display(fig, display_id=None):
+        assert display_id is True  # a handle, so that later figures replace this one
+        shown.append(fig)
+        return Handle()
+
+    class Kernel:
+        kernel = object()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    monkeypatch.setattr(IPython.display, "display", display)
+    X, y = digits
+    snaps = EmbeddingSnapshots(X, every_n_epochs=2, labels=y, n_samples=100, live=True)
+    GlassBoxUMAP(random_state=0, extra_callbacks=[snaps], **{**FAST, "epochs": 4}).fit(X)
+    assert snaps.epochs_ == [0, 2, 4]
+    assert len(shown) == 1 and len(updates) == 2  # one output area, redrawn twice
+    last = updates[-1]
+    assert last.axes[0].get_title() == "epoch 4"
+    assert len(last.axes[1].get_lines()) >= 1  # the loss curve so far
+    assert snaps._display is None  # nothing held after fit
+
+
+def test_live_view_outside_a_notebook_warns_and_records(monkeypatch):
+    import IPython
+
+    from glass_box_umap.callbacks import _notebook_display
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    with pytest.warns(UserWarning, match="live: needs a Jupyter notebook"):
+        assert _notebook_display() is None
+    with pytest.raises(TypeError, match="live"):
+        EmbeddingSnapshots(np.ones((20, 3)), live="yes")

@@ -10,6 +10,7 @@ Pass them in ``extra_callbacks``; they fill their own attributes during ``fit``:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,11 @@ class EmbeddingSnapshots(pl.Callback):
     log_images : bool, default False
         Also write each snapshot as an image to the trainer's TensorBoard logger
         (tag ``embedding``). Rendering a figure costs ~0.1 s, so this is off by default.
+    live : bool, default False
+        In a Jupyter notebook, redraw the latest snapshot and the loss curve so far in
+        the cell's output, in place, at every snapshot (IPython's display handles: no
+        server, no thread, nothing left running after ``fit``). Each redraw renders a
+        figure (~0.1-0.3 s). Outside a notebook it warns once and only records.
 
     Attributes
     ----------
@@ -69,6 +75,7 @@ class EmbeddingSnapshots(pl.Callback):
         n_samples: int | None = 1000,
         random_state: int = 0,
         log_images: bool = False,
+        live: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(X, (np.ndarray, torch.Tensor)) and X.ndim > 2:
@@ -80,6 +87,8 @@ class EmbeddingSnapshots(pl.Callback):
         self.n_samples = None if n_samples is None else check.check_int("n_samples", n_samples, 1)
         self.random_state = check.check_int("random_state", random_state, 0, 2**32 - 1)
         self.log_images = check.check_bool("log_images", log_images)
+        self.live = check.check_bool("live", live)
+        self._display = None
         if labels is not None:
             labels = np.asarray(labels)
             if labels.shape != (n,):
@@ -104,6 +113,7 @@ class EmbeddingSnapshots(pl.Callback):
             )
         self._inputs = transform(self.X[self.indices_]).to(pl_module.device)
         self.epochs_, self.embeddings_, self.history_ = [], [], {}
+        self._display = _notebook_display() if self.live else None
         self._snapshot(trainer, pl_module, epoch=0)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -115,6 +125,7 @@ class EmbeddingSnapshots(pl.Callback):
         history = getattr(pl_module, "history", {})
         self.history_ = {k: list(v) for k, v in history.items()}
         self._inputs = None
+        self._display = None
 
     def _snapshot(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
         if self.epochs_ and self.epochs_[-1] == epoch:
@@ -131,6 +142,11 @@ class EmbeddingSnapshots(pl.Callback):
 
             fig = snapshot_figure(emb, self.labels_, title=f"epoch {epoch}")
             trainer.logger.experiment.add_figure("embedding", fig, global_step=epoch)
+        if self._display is not None:
+            from .plotting.training import live_figure
+
+            history = getattr(pl_module, "history", {})
+            self._display.update(live_figure(emb, self.labels_, epoch, history))
 
     # ------------------------------------------------------------------ output
     def save_animation(
@@ -165,6 +181,40 @@ class EmbeddingSnapshots(pl.Callback):
             f"EmbeddingSnapshots(n_samples={len(self.indices_)}, "
             f"every_n_epochs={self.every_n_epochs}, snapshots={len(self.epochs_)})"
         )
+
+
+class _LiveDisplay:
+    """One output area of a notebook cell, replaced by each new figure."""
+
+    def __init__(self, display: Any) -> None:
+        self._show = display
+        self._handle = None
+
+    def update(self, fig: Any) -> None:
+        if self._handle is None:
+            self._handle = self._show(fig, display_id=True)
+        else:
+            self._handle.update(fig)
+
+
+def _notebook_display() -> _LiveDisplay | None:
+    """A live output area when running in a Jupyter kernel; else warn once and return None."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        warnings.warn(
+            "live: needs a Jupyter notebook (an IPython kernel); snapshots are recorded, "
+            "not shown. Draw them after fit with plot_training(snapshots)",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return _LiveDisplay(display)
 
 
 def check_snapshots(snapshots: Any) -> tuple[Sequence[int], Sequence[np.ndarray]]:

@@ -34,6 +34,38 @@ def snapshot_figure(embedding: np.ndarray, labels: np.ndarray | None, title: str
     return fig
 
 
+def live_figure(
+    embedding: np.ndarray,
+    labels: np.ndarray | None,
+    epoch: int,
+    history: dict[str, list[float]],
+) -> Figure:
+    """The latest snapshot beside the loss curve so far, for a live view in Jupyter.
+
+    Parameters
+    ----------
+    embedding : ndarray of shape (m, n_components)
+    labels : ndarray of shape (m,) or None
+    epoch : int
+        Completed epochs at this snapshot.
+    history : dict of lists
+        The fit's history so far (may be empty before the first epoch).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = _new_figure(figsize=(8.5, 3.8))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+    scatter_embedding(left, embedding, labels, title=f"epoch {epoch}", legend=False)
+    if history.get("loss"):
+        plot_loss(history, ax=right, marks=[epoch])
+    else:
+        right.set(xlabel="epoch", ylabel="loss per edge", title="training loss")
+    fig.tight_layout()
+    return fig
+
+
 def _panel_indices(n_snapshots: int, max_panels: int) -> np.ndarray:
     """Evenly spaced snapshot indices, always with the first and the last."""
     if n_snapshots <= max_panels:
