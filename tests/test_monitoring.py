@@ -125,6 +125,7 @@ def test_tensorboard_images(digits, tmp_path):
     assert [e.step for e in events.Images("embedding")] == [0, 4, 8]
     assert {"loss", "attraction", "repulsion", "edges_per_s"} <= set(events.Tags()["scalars"])
     assert len(events.Scalars("loss")) == FAST["epochs"]
+    assert plt.get_fignums() == []  # snapshot figures are not left open in pyplot
 
 
 def test_plot_embedding_labels_and_values(fitted, digits):
@@ -228,6 +229,7 @@ def test_live_view_redraws_one_notebook_output_in_place(digits, monkeypatch):
     assert last.axes[0].get_title() == "epoch 4"
     assert len(last.axes[1].get_lines()) >= 1  # the loss curve so far
     assert snaps._display is None  # nothing held after fit
+    assert plt.get_fignums() == []  # not pyplot figures: a notebook would show them twice
 
 
 def test_live_view_outside_a_notebook_warns_and_records(monkeypatch):

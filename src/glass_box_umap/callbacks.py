@@ -51,7 +51,7 @@ class EmbeddingSnapshots(pl.Callback):
         In a Jupyter notebook, redraw the latest snapshot and the loss curve so far in
         the cell's output, in place, at every snapshot (IPython's display handles: no
         server, no thread, nothing left running after ``fit``). Each redraw renders a
-        figure (~0.1-0.3 s). Outside a notebook it warns once and only records.
+        figure (~0.2-0.4 s). Outside a notebook it warns once and only records.
 
     Attributes
     ----------

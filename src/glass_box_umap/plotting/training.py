@@ -29,7 +29,7 @@ def snapshot_figure(embedding: np.ndarray, labels: np.ndarray | None, title: str
     matplotlib.figure.Figure
         Not attached to pyplot, so it is freed with its last reference.
     """
-    fig = _new_figure(figsize=(4, 4))
+    fig = _new_figure(figsize=(4, 4), pyplot=False)
     scatter_embedding(fig.add_subplot(), embedding, labels, title=title, legend=False)
     return fig
 
@@ -55,14 +55,13 @@ def live_figure(
     -------
     matplotlib.figure.Figure
     """
-    fig = _new_figure(figsize=(8.5, 3.8))
+    fig = _new_figure(figsize=(8.5, 3.8), pyplot=False)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
     scatter_embedding(left, embedding, labels, title=f"epoch {epoch}", legend=False)
     if history.get("loss"):
         plot_loss(history, ax=right, marks=[epoch])
     else:
         right.set(xlabel="epoch", ylabel="loss per edge", title="training loss")
-    fig.tight_layout()
     return fig
 
 
