@@ -1,15 +1,76 @@
-"""Shared small data sets and fitted models; kept small so the suite stays fast."""
+"""Shared small data sets and fitted models; kept small so the suite stays fast.
+
+Also what every test module shares about its environment: the suite runs on the CPU
+(:func:`_pin_to_cpu`), and a dependency the ``dev`` extra installs is required, not
+optional, when the ``CI`` environment variable is set (:func:`skip_unless_ci`).
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+from types import ModuleType
+
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits, load_wine
 from sklearn.preprocessing import StandardScaler
 
-from glass_box_umap import GlassBoxUMAP
+from glass_box_umap import GlassBoxUMAP, training
 
 FAST = dict(epochs=8, batch_size=2048, quiet=True)
+
+#: Whether this machine has a CUDA device, read before the suite hides it (tests/test_cuda.py).
+CUDA_AVAILABLE = torch.cuda.is_available()
+_REAL_CUDA_IS_AVAILABLE = torch.cuda.is_available
+
+
+def skip_unless_ci(reason: str) -> None:
+    """Skip the calling test (or module) for ``reason``; under ``CI=1``, fail instead.
+
+    CI installs everything the tests need, so a missing piece there is a broken set-up
+    that must turn the run red rather than shrink it silently.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set, so this must run: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_module(name: str) -> ModuleType:
+    """``pytest.importorskip(name)``, except that under ``CI=1`` a missing module fails."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        skip_unless_ci(f"could not import {name!r}: {err}")
+        raise  # unreachable: skip_unless_ci always raises
+
+
+def cpu_env() -> dict[str, str]:
+    """The environment for subprocesses of the CPU suite: no CUDA device visible."""
+    return {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pin_to_cpu():
+    """Every fit in the suite trains and searches neighbours on the CPU.
+
+    The library's defaults (``accelerator='auto'``, neighbours on CUDA when present) are
+    left alone for users; only this test session sees the CPU as the default, so that a
+    GPU machine runs the same suite. Tests that want the GPU undo it with
+    :func:`use_cuda` (tests/test_cuda.py).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(training.TRAINER_DEFAULTS, "accelerator", "cpu")
+        mp.setattr(torch.cuda, "is_available", lambda: False)
+        yield
+
+
+@pytest.fixture
+def use_cuda(monkeypatch):
+    """Undo :func:`_pin_to_cpu` for one test: ``accelerator='auto'`` and CUDA visible."""
+    monkeypatch.setitem(training.TRAINER_DEFAULTS, "accelerator", "auto")
+    monkeypatch.setattr(torch.cuda, "is_available", _REAL_CUDA_IS_AVAILABLE)
 
 
 @pytest.fixture(scope="session")

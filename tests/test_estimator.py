@@ -1,7 +1,8 @@
 import inspect
-import os
+import pickle
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
@@ -223,17 +224,51 @@ def test_temporary_checkpoint_dir_is_removed(digits, monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_restore_best_weights(digits):
+class _ForcedLoss(pl.Callback):
+    """Replaces each epoch's logged loss with ``curve[epoch]`` and keeps each epoch's weights.
+
+    A plain (non-monitoring) callback's ``on_train_epoch_end`` runs before the module's and
+    before the best-weights checkpoint, so both see the forced value; the weights saved
+    are the ones the encoder holds when the epoch's loss is judged.
+    """
+
+    def __init__(self, curve: list[float]) -> None:
+        self.curve = curve
+        self.weights: list[dict[str, torch.Tensor]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        pl_module.log("loss", self.curve[trainer.current_epoch], on_epoch=True, batch_size=1)
+        state = pl_module.encoder.state_dict()
+        self.weights.append({k: v.detach().clone() for k, v in state.items()})
+
+
+@pytest.mark.parametrize("restore", [True, False])
+def test_restore_best_weights_puts_back_that_epochs_weights_bit_for_bit(digits, restore):
+    """The lowest loss is at epoch 2 of 6 whatever the training does, so restoring must
+    change the weights; how many steps an epoch takes does not matter."""
     X, _ = digits
-    kw = dict(FAST, epochs=12, lr=0.05)
-    best = GlassBoxUMAP(random_state=0, restore_best_weights=True, **kw).fit(X)
-    losses = best.history_["loss"]
-    assert best.best_epoch_ == int(np.argmin(losses))
-    last = GlassBoxUMAP(random_state=0, restore_best_weights=False, **kw).fit(X)
-    assert last.best_epoch_ is None
-    assert last.history_["loss"] == losses
-    if best.best_epoch_ != len(losses) - 1:
-        assert np.abs(best.embedding_ - last.embedding_).max() > 0
+    curve = [5.0, 4.0, 1.0, 3.0, 2.0, 6.0]
+    forced = _ForcedLoss(curve)
+    reducer = GlassBoxUMAP(
+        random_state=0,
+        restore_best_weights=restore,
+        extra_callbacks=[forced],
+        **dict(FAST, epochs=len(curve), num_batches=2),
+    ).fit(X)
+    assert reducer.history_["loss"] == curve
+    assert len(forced.weights) == len(curve)
+    # Training moved the weights between the best and the last epoch.
+    assert any(not torch.equal(forced.weights[2][k], v) for k, v in forced.weights[-1].items())
+    kept = 2 if restore else len(curve) - 1
+    assert reducer.best_epoch_ == (2 if restore else None)
+    final = reducer.encoder_.state_dict()
+    assert final.keys() == forced.weights[kept].keys()
+    for name, value in forced.weights[kept].items():
+        assert torch.equal(final[name], value), name
+    with torch.no_grad():
+        expected = reducer.encoder_(torch.as_tensor(X - reducer.mean_, dtype=torch.float32))
+    np.testing.assert_array_equal(reducer.embedding_, reducer.transform(X))
+    np.testing.assert_allclose(reducer.embedding_, expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_num_batches_caps_steps(digits):
@@ -288,16 +323,30 @@ def test_load_rejects_pickle_and_newer_format(fitted, tmp_path):
     from safetensors.torch import load_file, save_file
 
     marker = tmp_path / "pwned"
-    evil = tmp_path / "evil.safetensors"
 
     class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
+        """Creates ``marker`` when unpickled: what a malicious model file would run."""
 
-    torch.save({"x": Payload()}, evil, _use_new_zipfile_serialization=True)
-    with pytest.raises(ValueError, match="not a glass_box_umap model file"):
-        GlassBoxUMAP.load(evil)
-    assert not marker.exists()
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    pickled = tmp_path / "evil-pickle.safetensors"
+    pickled.write_bytes(pickle.dumps({"encoder.net.0.weight": Payload()}))
+    zipped = tmp_path / "evil-torch.safetensors"
+    torch.save({"encoder.net.0.weight": Payload()}, zipped)
+    for evil, unpickle in (
+        (pickled, lambda f: pickle.load(f)),
+        (zipped, lambda f: torch.load(f, weights_only=False)),
+    ):
+        # The payload is live: a loader that unpickles runs it ...
+        with open(evil, "rb") as f:
+            unpickle(f)
+        assert marker.exists()
+        marker.unlink()
+        # ... ours refuses the file without running it.
+        with pytest.raises(ValueError, match="not a glass_box_umap model file"):
+            GlassBoxUMAP.load(evil)
+        assert not marker.exists()
 
     good = tmp_path / "good.safetensors"
     fitted.save(good)
@@ -370,11 +419,19 @@ def test_failed_refit_keeps_previous_model(digits):
     np.testing.assert_array_equal(reducer.transform(X), before)
 
 
-def test_integer_input_is_accepted(digits):
+def test_integer_input_fits_like_the_same_values_as_floats(digits):
     X, _ = digits
     Xi = X.astype(np.int64)
-    emb = GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2)).fit_transform(Xi)
-    assert emb.shape == (len(X), 2)
+    kw = dict(FAST, epochs=2)
+    from_int = GlassBoxUMAP(random_state=0, **kw).fit(Xi)
+    from_float = GlassBoxUMAP(random_state=0, **kw).fit(Xi.astype(np.float64))
+    assert from_int.embedding_.shape == (len(X), 2)
+    np.testing.assert_array_equal(from_int.embedding_, from_float.embedding_)
+    np.testing.assert_array_equal(from_int.mean_, Xi.mean(axis=0))
+    np.testing.assert_array_equal(from_int.transform(Xi[:50]), from_float.transform(Xi[:50] * 1.0))
+    np.testing.assert_array_equal(
+        from_int.compute_contributions(Xi[:50]), from_float.compute_contributions(Xi[:50] * 1.0)
+    )
 
 
 def test_parameters_checked_before_graph_is_built(digits, monkeypatch):
