@@ -7,6 +7,7 @@ optional, when the ``CI`` environment variable is set (:func:`skip_unless_ci`).
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 from types import ModuleType
@@ -49,6 +50,24 @@ def require_module(name: str) -> ModuleType:
 def cpu_env() -> dict[str, str]:
     """The environment for subprocesses of the CPU suite: no CUDA device visible."""
     return {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+
+
+def forward64(reducer: GlassBoxUMAP, X: np.ndarray) -> np.ndarray:
+    """The embedding of ``X`` by a float64 forward pass written here, not the library's.
+
+    Centre on ``mean_``, project on ``pca_components_`` if any, run a float64 copy of
+    ``encoder_``: an independent reference for what float64 contributions must sum to.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components), float64
+    """
+    x = torch.as_tensor(np.asarray(X, dtype=np.float64) - reducer.mean_.reshape(-1))
+    if reducer.pca_components_ is not None:
+        x = x @ torch.as_tensor(reducer.pca_components_, dtype=torch.float64).T
+    encoder = copy.deepcopy(reducer.encoder_).double().eval()
+    with torch.no_grad():
+        return encoder(x).numpy()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,7 +6,9 @@ from glass_box_umap.graph import EdgeList
 from glass_box_umap.loss import find_ab_params, umap_loss
 from glass_box_umap.sampling import EdgeSampler
 
-umap_ = pytest.importorskip("umap.umap_")
+from .conftest import require_module
+
+umap_ = require_module("umap.umap_")
 
 
 @pytest.mark.parametrize("min_dist", [0.0, 0.1, 0.5, 1.0])
