@@ -363,6 +363,34 @@ def test_load_rejects_pickle_and_newer_format(fitted, tmp_path):
         GlassBoxUMAP.load(Path(tmp_path / "missing.safetensors"))
 
 
+@pytest.mark.parametrize(
+    ("tensor", "value"),
+    [
+        ("encoder.net.0.weight", float("nan")),
+        ("encoder.net.2.weight", float("inf")),
+        ("mean", float("-inf")),
+    ],
+)
+def test_load_refuses_non_finite_numbers_naming_the_tensor(fitted, tmp_path, tensor, value):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    good = tmp_path / "good.safetensors"
+    fitted.save(good)
+    with safe_open(str(good), framework="pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(good)
+    assert tensor in tensors and json.loads(metadata["glass_box_umap"])
+    tensors[tensor].view(-1)[3] = value
+    broken = tmp_path / "broken.safetensors"
+    save_file(tensors, broken, metadata=metadata)
+    with pytest.raises(ValueError, match=f"1 NaN or infinite value.* in tensor '{tensor}'"):
+        GlassBoxUMAP.load(broken)
+    np.testing.assert_array_equal(GlassBoxUMAP.load(good).embedding_, fitted.embedding_)
+
+
 BAD_PARAMS = [
     ("n_neighbors", 1, ValueError),
     ("n_neighbors", 2.5, TypeError),

@@ -171,6 +171,15 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
             f"{meta.get('package_version')}); this package reads up to format {FORMAT_VERSION}. "
             "Upgrade glass_box_umap to load it."
         )
+    # A fit never ends with non-finite weights; a file holding them is damaged, and the
+    # model would answer every transform with NaN.
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ValueError(
+                f"path: {str(path)!r} holds {bad} NaN or infinite value(s) in tensor "
+                f"{name!r}; the file is damaged"
+            )
     return meta, tensors
 
 
@@ -225,6 +234,12 @@ def load_model(path: str | Path, encoder: Any = None) -> GlassBoxUMAP:
         ``(input_dims, n_components) -> nn.Module`` building one; required for models
         trained with ``encoder=``, optional otherwise. It is copied (or called), given the
         saved weights, and becomes the model's ``encoder`` parameter.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a model file of a format this package reads, is inconsistent,
+        or holds NaN or infinite values (the message names the tensor).
     """
     from .estimator import GlassBoxUMAP, _GlassBox
 
