@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/jacobian.py [--n 10000] [--repeats 5] [--features 64 784]
+    python benchmarks/jacobian.py [--n 10000] [--repeats 5] [--features 64 784] [--quick]
 
 For each input width (64: sklearn digits; 784: MNIST-sized), builds the default encoder
 (bias-free MLP, 3 hidden layers of 128, PReLU, 2 outputs) and times the contributions
@@ -18,7 +18,8 @@ For each input width (64: sklearn digits; 784: MNIST-sized), builds the default 
 Prints samples per second (median of ``--repeats``, methods interleaved so drift in the
 machine's load hits all of them), each method's speed relative to ``vmap(jacrev)``, and
 the largest difference from its Jacobians. Timings are informative; nothing fails on
-speed.
+speed. ``--quick`` (256 samples of 64 features, once) checks that the script runs; its
+figures mean nothing.
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=10_000, help="samples per batch")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--features", type=int, nargs="+", default=[64, 784])
+    parser.add_argument("--quick", action="store_true", help="256 x 64, once: a smoke test")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.repeats, args.features = 256, 1, [64]
 
     for line in header():
         print(line)

@@ -9,7 +9,8 @@ to preserve. Every case runs in its own process, so that its peak memory is its 
 ``--suite full`` on CUDA: 70k x 784 at the defaults (200 epochs, CUDA graphs), the same
 for 20 epochs eagerly and in bf16-mixed, then 1M x 50 at batch 10k and 100k (5 epochs).
 On the CPU: 100k x 50 (5 epochs) and 1M x 50 (2 epochs). ``--suite quick``: 20k x 50 for
-2 epochs, a smoke test of the script. The GPU suite is sized to finish in about 8 minutes
+2 epochs. ``--quick``: 2k x 20 for 2 epochs, seconds, a test that the script runs (its
+figures mean nothing). The GPU suite is sized to finish in about 8 minutes
 on an H100 (it prints each row as soon as its case ends).
 
 Columns: seconds for the kNN search and for the fuzzy graph; seconds per epoch (median
@@ -64,6 +65,7 @@ CASES: dict[str, tuple[int, int, dict, bool]] = {
     "100k x 50, 5 ep": (100_000, 50, {"epochs": 5}, True),
     "1M x 50, 2 ep": (1_000_000, 50, {"epochs": 2}, True),
     "20k x 50, 2 ep": (20_000, 50, {"epochs": 2}, True),
+    "2k x 20, 2 ep": (2_000, 20, {"epochs": 2}, True),
 }
 SUITES = {
     ("cuda", "full"): [
@@ -76,6 +78,8 @@ SUITES = {
     ("cpu", "full"): ["100k x 50, 5 ep", "1M x 50, 2 ep"],
     ("cuda", "quick"): ["20k x 50, 2 ep"],
     ("cpu", "quick"): ["20k x 50, 2 ep"],
+    ("cuda", "smoke"): ["2k x 20, 2 ep"],
+    ("cpu", "smoke"): ["2k x 20, 2 ep"],
 }
 #: Steps timed for the plain-PyTorch baseline (an estimate of its epoch, not a whole one).
 PLAIN_STEPS = 20
@@ -83,24 +87,34 @@ PLAIN_STEPS = 20
 TRUST_ROWS = 5_000
 
 
-def make_data(n: int, d: int, n_clusters: int = 10, rank: int = 5, seed: int = 0) -> np.ndarray:
+def make_data(
+    n: int,
+    d: int,
+    n_clusters: int = 10,
+    rank: int = 5,
+    seed: int = 0,
+    return_labels: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """A mixture of ``n_clusters`` low-rank Gaussians, shape (n, d), float32.
 
     Built 50k rows at a time, so that float64 temporaries stay small beside the result.
+    With ``return_labels``, also each row's cluster, shape (n,), int64.
     """
     rng = np.random.default_rng(seed)
     centres = rng.normal(0.0, 4.0, (n_clusters, d))
     bases = rng.normal(0.0, 1.0, (n_clusters, rank, d))
     X = np.empty((n, d), dtype=np.float32)
+    labels = np.empty(n, dtype=np.int64)
     for start in range(0, n, 50_000):
         m = min(50_000, n - start)
         label = rng.integers(0, n_clusters, m)
+        labels[start : start + m] = label
         rows = 0.3 * rng.normal(0.0, 1.0, (m, d))
         for c in range(n_clusters):
             mine = label == c
             rows[mine] += centres[c] + rng.normal(0.0, 1.0, (int(mine.sum()), rank)) @ bases[c]
         X[start : start + m] = rows
-    return X
+    return (X, labels) if return_labels else X
 
 
 def plain_pytorch_epoch_seconds(
@@ -168,7 +182,7 @@ def plain_pytorch_epoch_seconds(
         step()
     sync()
     per_step = (time.perf_counter() - start) / steps
-    return per_step * steps_per_epoch(len(edges.head), batch_size, None)
+    return per_step * steps_per_epoch(batch_size, None)
 
 
 def run_case(name: str, device: str) -> dict:
@@ -283,7 +297,10 @@ def main() -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--suite", choices=["full", "quick"], default="full")
     parser.add_argument("--case", help="run one case (by name) in this process, print JSON")
+    parser.add_argument("--quick", action="store_true", help="2k x 20, 2 epochs: a smoke test")
     args = parser.parse_args()
+    if args.quick:
+        args.suite = "smoke"
     import torch
 
     device = args.device

@@ -17,9 +17,10 @@ shape (n, 1, 8, 8), so the encoder sees images, not feature vectors. The script
 
 Usage::
 
-    python examples/custom_encoder_digits.py [--out DIR] [--epochs 200]
+    python examples/custom_encoder_digits.py [--out DIR] [--epochs 200] [--quick]
 
-``--out`` defaults to ``examples/output/custom_encoder_digits``.
+``--out`` defaults to ``examples/output/custom_encoder_digits``; ``--quick`` (300 images, 2
+epochs) checks that the script runs.
 """
 
 from __future__ import annotations
@@ -101,12 +102,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="300 images, 2 epochs: a smoke test")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
     digits = load_digits()
     images = digits.data.reshape(-1, 1, 8, 8).astype(np.float32)
     labels = digits.target
+    if args.quick:
+        images, labels, args.epochs = images[:300], labels[:300], 2
     reducer = GlassBoxUMAP(encoder_name="conv", epochs=args.epochs, random_state=0, quiet=True)
     embedding = reducer.fit_transform(images)
     print(f"fitted on images of shape {reducer.input_shape_}; encoder:\n{reducer.encoder_}\n")

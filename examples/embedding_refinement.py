@@ -64,12 +64,13 @@ Usage
 -----
 ::
 
-    python examples/embedding_refinement.py [--out DIR] [--reuse]
+    python examples/embedding_refinement.py [--out DIR] [--reuse] [--quick]
 
 ``--out`` defaults to ``examples/output/embedding_refinement``. The six fits took 170 s
 in all on a quiet 2-core CPU machine; the three ``batch_size=512`` fits take 80% of it.
 ``--reuse`` loads the embeddings and fit times from ``DIR/embeddings.npz`` written by an
-earlier run instead of refitting, and only recomputes the scores and figures.
+earlier run instead of refitting, and only recomputes the scores and figures. ``--quick``
+(300 points, 2 epochs per fit) checks that the script runs; its scores mean nothing.
 """
 
 from __future__ import annotations
@@ -133,19 +134,19 @@ FITS: tuple[FitSpec, ...] = (
 )
 
 
-def load_swiss_roll() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Load the page's Swiss roll.
+def load_swiss_roll(n_samples: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Load the page's Swiss roll (1,000 points; fewer only for ``--quick``).
 
     Returns
     -------
-    X : ndarray of shape (1000, 3), float32
+    X : ndarray of shape (n_samples, 3), float32
         Standardised input data, as fitted on the page.
-    t : ndarray of shape (1000,)
+    t : ndarray of shape (n_samples,)
         Roll parameter (angle along the spiral), used for colouring.
-    sheet : ndarray of shape (1000, 2)
+    sheet : ndarray of shape (n_samples, 2)
         True 2-D coordinates on the sheet: arc length along the spiral and height.
     """
-    X_raw, t = make_swiss_roll(n_samples=1000, random_state=0)
+    X_raw, t = make_swiss_roll(n_samples=n_samples, random_state=0)
     X = StandardScaler().fit_transform(X_raw).astype(np.float32)
     sheet = np.column_stack([spiral_arc_length(t), X_raw[:, 1]])
     return X, t, sheet
@@ -167,7 +168,9 @@ def spiral_arc_length(t: np.ndarray) -> np.ndarray:
     return 0.5 * (t * np.sqrt(1.0 + t**2) + np.arcsinh(t))
 
 
-def fit_embedding(X: np.ndarray, spec: FitSpec) -> tuple[np.ndarray, float]:
+def fit_embedding(
+    X: np.ndarray, spec: FitSpec, extra: dict[str, Any] | None = None
+) -> tuple[np.ndarray, float]:
     """Fit one model exactly as the page does and time it.
 
     Parameters
@@ -176,6 +179,8 @@ def fit_embedding(X: np.ndarray, spec: FitSpec) -> tuple[np.ndarray, float]:
         Input data.
     spec : FitSpec
         Which fit to run.
+    extra : dict, optional
+        More :class:`GlassBoxUMAP` arguments (``--quick``: fewer epochs).
 
     Returns
     -------
@@ -185,7 +190,8 @@ def fit_embedding(X: np.ndarray, spec: FitSpec) -> tuple[np.ndarray, float]:
         Wall-clock time of ``fit_transform``.
     """
     start = time.perf_counter()
-    embedding = GlassBoxUMAP(**spec.params, random_state=0, quiet=True).fit_transform(X)
+    params = {**spec.params, **(extra or {})}
+    embedding = GlassBoxUMAP(**params, random_state=0, quiet=True).fit_transform(X)
     return np.asarray(embedding), time.perf_counter() - start
 
 
@@ -328,7 +334,11 @@ def plot_overview(
 
 
 def run_fits(
-    X: np.ndarray, specs: Sequence[FitSpec], cache: Path, reuse: bool
+    X: np.ndarray,
+    specs: Sequence[FitSpec],
+    cache: Path,
+    reuse: bool,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[list[np.ndarray], list[float]]:
     """Fit every spec, or load an earlier run's results from ``cache``.
 
@@ -342,6 +352,8 @@ def run_fits(
         ``.npz`` file to write the results to, or read them from when ``reuse`` is true.
     reuse : bool
         Load from ``cache`` instead of fitting.
+    extra : dict, optional
+        More :class:`GlassBoxUMAP` arguments for every fit.
 
     Returns
     -------
@@ -356,7 +368,7 @@ def run_fits(
     embeddings, seconds = [], []
     for spec in specs:
         print(f"fitting {spec.key} ...", flush=True)
-        emb, secs = fit_embedding(X, spec)
+        emb, secs = fit_embedding(X, spec, extra)
         embeddings.append(emb)
         seconds.append(secs)
     np.savez(
@@ -380,11 +392,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="load embeddings from OUT/embeddings.npz"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="300 points, 2 epochs per fit: a smoke test"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    X, t, sheet = load_swiss_roll()
-    embeddings, seconds = run_fits(X, FITS, args.out / "embeddings.npz", args.reuse)
+    X, t, sheet = load_swiss_roll(300 if args.quick else 1000)
+    extra = {"epochs": 2} if args.quick else None
+    embeddings, seconds = run_fits(X, FITS, args.out / "embeddings.npz", args.reuse, extra)
 
     rho_geo = [distance_spearman(sheet, e) for e in embeddings]
     knn = [knn_overlap(sheet, e) for e in embeddings]

@@ -18,15 +18,17 @@ and kept as a DataFrame so that every output is named by its measurement. The sc
 
 Usage::
 
-    python examples/explain_wine.py [--out DIR] [--epochs 200]
+    python examples/explain_wine.py [--out DIR] [--epochs 200] [--quick]
 
-``--out`` defaults to ``examples/output/explain_wine``.
+``--out`` defaults to ``examples/output/explain_wine``; ``--quick`` (2 epochs) checks that
+the script runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import re
 from pathlib import Path
 
 import matplotlib
@@ -74,7 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="2 epochs: a smoke test")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = 2
     args.out.mkdir(parents=True, exist_ok=True)
 
     X, cultivar = load()
@@ -108,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         "top_features.png": plot_top_features(C, cultivar, n=6, feature_names=names),
     }
     strongest = table.groupby("feature")["mean_l2"].mean().idxmax()
-    figures[f"contribution_{strongest}.png"] = plot_feature_contribution(
+    # Feature names may hold characters a file name cannot ("od280/od315_of_...").
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", strongest)
+    figures[f"contribution_{safe}.png"] = plot_feature_contribution(
         emb, C, strongest, feature_names=names
     )
     for name, fig in figures.items():
