@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 
-.PHONY: install test test-all demo lint clean
+.PHONY: install test test-all test-gpu demo lint clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: install
 
 test-all: install
 	$(PY) -m pytest -m ""
+
+# The GPU tests (tests/test_cuda.py); they skip, and say so, without a CUDA device or with
+# the CPU build of torch (install a CUDA build with TORCH_INDEX=--index-url=<PyTorch's index>).
+test-gpu: install
+	$(PY) -m pytest -m gpu -rs
 
 demo: install
 	$(VENV)/bin/glass-box-umap demo --out demo_output
