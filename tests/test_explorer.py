@@ -462,3 +462,116 @@ def test_100k_points_render_in_chromium(browser, tmp_path):
     _assert_recoloured(groups_view, feature_view, C[:, 0, top], limit)
     assert page.errors == []
     print(f"100k x 64: {size_mb:.1f} MB, saved in {saved:.1f} s, rendered in {rendered:.1f} s")
+
+
+def _screen_positions(page: _Page, emb: np.ndarray) -> np.ndarray:
+    """Where each point is drawn on the page, in CSS pixels, shape (n, 2)."""
+    return np.asarray(
+        page.js(
+            """(pts) => { const v = Bokeh.index.query_one((v) => v.model.name === 'scatter');
+            const r = v.el.getBoundingClientRect();
+            return pts.map(([x, y]) => [r.left + v.frame.x_scale.compute(x),
+                                        r.top + v.frame.y_scale.compute(y)]); }""",
+            emb[:, :2].astype(float).tolist(),
+        )
+    )
+
+
+def _drag(page: _Page, path: list[tuple[float, float]]) -> None:
+    """Press the left button at the first point, move through the rest, release."""
+    mouse = page.page.mouse
+    mouse.move(*path[0])
+    mouse.down()
+    for point in path[1:]:
+        mouse.move(*point, steps=8)
+    mouse.up()
+
+
+def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance from each of ``points`` (n, 2) to the segment from ``a`` to ``b``."""
+    t = np.clip((points - a) @ (b - a) / ((b - a) @ (b - a)), 0, 1)
+    return np.linalg.norm(points - (a + t[:, None] * (b - a)), axis=1)
+
+
+def _bars_state(page: _Page) -> tuple[np.ndarray, list, list, list, str]:
+    return page.js(
+        """() => { const d = Bokeh.documents[0];
+        const s = d.get_model_by_name('bar_source').data;
+        return [Array.from(d.get_model_by_name('points').selected.indices), Array.from(s.feature),
+                Array.from(s.axis1), Array.from(s.axis2),
+                d.get_model_by_name('selection_count').text]; }"""
+    )
+
+
+def _assert_bars_are_means_of(C, names, selected, bars) -> None:
+    means = C[selected, :2].mean(axis=0)
+    order = np.argsort(-np.hypot(means[0], means[1]))[:N_BARS][::-1]
+    assert bars[1] == [names[k] for k in order]
+    np.testing.assert_allclose(bars[2], means[0, order], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bars[3], means[1, order], rtol=1e-5, atol=1e-5)
+    assert bars[4].startswith(f"{len(selected)} of {len(C)} points selected")
+
+
+def test_mouse_box_and_lasso_selections_drive_the_bar_chart(browser, tmp_path):
+    """Select with the mouse as a user does: the toolbar button, then a drag on the plot.
+
+    The points selected are those drawn inside the dragged shape (points within 3 px of
+    its edge may fall either way), and the bars show their mean contributions.
+    """
+    from matplotlib.path import Path as Polygon
+
+    X, y, C, emb = _linear_data(500, 10)
+    names = [f"feat_{j}" for j in range(10)]
+    path = save_explorer(tmp_path / "blobs.html", emb, C, names, groups=y, feature_values=X)
+    page = _Page(browser, path, timeout_ms=60_000)
+    screen = _screen_positions(page, emb)
+
+    # Box select: a rectangle around the middle of group 1's points.
+    page.page.locator('[title="Box Select"]').click()
+    centre = np.median(screen[y == 1], axis=0)
+    half = np.ptp(screen[y == 1], axis=0) / 4
+    (x0, y0), (x1, y1) = centre - half, centre + half
+    _drag(page, [(x0, y0), (x1, y1)])
+    page.page.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('points').selected.indices.length > 0"
+    )
+    bars = _bars_state(page)
+    selected = np.sort(np.asarray(bars[0], dtype=int))
+
+    def inside_box(margin: float) -> np.ndarray:
+        lo, hi = np.array([x0, y0]) + margin, np.array([x1, y1]) - margin
+        return np.flatnonzero(((screen > lo) & (screen < hi)).all(axis=1))
+
+    assert inside_box(3).size >= 10
+    assert set(inside_box(3)) <= set(selected) <= set(inside_box(-3))
+    _assert_bars_are_means_of(C, names, selected, bars)
+
+    # Lasso: a triangle over group 2's points, drawn as a mouse path.
+    page.page.locator('[title="Lasso Select"]').click()
+    centre = np.median(screen[y == 2], axis=0)
+    r = np.ptp(screen[y == 2], axis=0).max() / 3
+    angles = np.deg2rad([90, 210, 330])
+    corners = centre + r * np.column_stack([np.cos(angles), np.sin(angles)])
+    outline = [
+        tuple(corners[k % 3] + (corners[(k + 1) % 3] - corners[k % 3]) * t)
+        for k in range(3)
+        for t in np.linspace(0, 1, 6, endpoint=False)
+    ]
+    _drag(page, [*outline, tuple(corners[0])])
+    page.page.wait_for_function(
+        """(old) => { const s = Bokeh.documents[0].get_model_by_name('points').selected.indices;
+        return s.length > 0 && s.join() !== old; }""",
+        arg=",".join(map(str, bars[0])),
+    )
+    bars = _bars_state(page)
+    selected = np.sort(np.asarray(bars[0], dtype=int))
+    inside = Polygon(corners).contains_points(screen)
+    edge_distance = np.min(
+        [_segment_distance(screen, corners[k], corners[(k + 1) % 3]) for k in range(3)], axis=0
+    )
+    strictly = np.flatnonzero(inside & (edge_distance > 3))
+    loosely = np.flatnonzero(inside | (edge_distance <= 3))
+    assert strictly.size >= 10
+    assert set(strictly) <= set(selected) <= set(loosely)
+    _assert_bars_are_means_of(C, names, selected, bars)
+    assert page.errors == []
