@@ -12,6 +12,8 @@ from sklearn.datasets import load_wine
 from glass_box_umap import GlassBoxUMAP
 from glass_box_umap.io import DataError, read_table
 
+from .conftest import cpu_env
+
 
 def run_cli(*args, timeout=300):
     return subprocess.run(
@@ -19,6 +21,7 @@ def run_cli(*args, timeout=300):
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=cpu_env(),
     )
 
 
