@@ -19,18 +19,27 @@ seconds per epoch, a plain eager PyTorch loop with on-device sampling run in the
 process on the same graph (:func:`plain_pytorch_epoch_seconds`, estimated from
 ``PLAIN_STEPS`` steps), and its ratio to ours; edges sampled per second (median); the
 whole ``fit`` (graph, training, final embedding); peak resident host memory
-(``ru_maxrss``) and peak CUDA memory allocated, both by the fit; trustworthiness (15
-neighbours) of the embedding of a 5k-row subsample. Nothing here asserts a speed.
+(``ru_maxrss``) and peak CUDA memory allocated, both by the fit, in GiB (2**30 bytes);
+trustworthiness (15 neighbours) of the embedding of a 5,000-row subsample (``TRUST_ROWS``),
+not of all rows. Nothing here asserts a speed.
+
+The baseline does not do the same work per step as ours: written the usual way, it
+encodes head, tail and ``negative_sample_rate`` uniform negatives for every edge
+(``(2 + 5) x batch_size`` rows, 70k at batch 10k), where our step encodes each distinct
+edge end once (about 18k rows at batch 10k) and draws negatives among them. Its ratio is
+the speed of the two designs, not of one computation done two ways; the baseline's
+quality is not measured (it runs ``PLAIN_STEPS`` steps, for timing only).
 
 Peak memory per million points (d = 50, n_neighbors = 15: about 18 directed edges per
-point), measured on 2 CPU cores: 2.96 GB resident for the whole fit of 1M x 50 (2 epochs,
-pynndescent), 1.53 GB for 100k x 50; about 0.4-0.5 GB of that is the Python, torch and
+point), from ``python benchmarks/scale.py --device cpu --suite full`` on 2 CPU cores (the
+run the README quotes): 2.96 GiB resident for the whole fit of 1M x 50 (2 epochs,
+pynndescent), 1.4 GiB for 100k x 50; about 0.4-0.5 GiB of that is the Python, torch and
 Lightning runtime. What scales with n, per million points: the data and its centred float32
-copy (2 x 4d bytes per point, 0.4 GB), the kNN result (0.2 GB), pynndescent's index while
-it searches (about 1 GB more than FAISS HNSW took), the sparse fuzzy union while it is
-built (about 1 GB, transient), the edge list (20 bytes per directed edge, 0.36 GB) and
-the sampler's float64 cumulative weights (0.14 GB). On a GPU the training device holds
-the data (4d bytes per point) and 24 bytes per directed edge (0.43 GB per million
+copy (2 x 4d bytes per point, 0.37 GiB), the kNN result (0.17 GiB), pynndescent's index
+while it searches (about 1 GiB more than FAISS HNSW took), the sparse fuzzy union while it
+is built (about 1 GiB, transient), the edge list (20 bytes per directed edge, 0.34 GiB) and
+the sampler's float64 cumulative weights (0.13 GiB). On a GPU the training device holds
+the data (4d bytes per point) and 24 bytes per directed edge (0.40 GiB per million
 points), plus one batch's activations; no tensor the size of an epoch is ever drawn.
 """
 
@@ -286,8 +295,8 @@ COLUMNS = [
     "speed-up",
     "edges/s",
     "fit s",
-    "RSS GB",
-    "CUDA GB",
+    "RSS GiB",
+    "CUDA GiB",
     "trust",
 ]
 
