@@ -16,11 +16,11 @@ import pytest
 from safetensors.torch import load_file
 from sklearn.manifold import trustworthiness
 
-from glass_box_umap import GlassBoxUMAP
+from glass_box_umap import GlassBoxUMAP, training
 from glass_box_umap.training import steps_per_epoch
 
 EPOCHS = 20
-BATCH_SIZE = 2048
+BATCH_SIZE = 10_000
 
 SCRIPT = """
 import json, os, sys
@@ -94,12 +94,14 @@ def test_ddp_ranks_share_the_work_and_end_with_one_model(tmp_path, digits, singl
     info = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [i["rank"] for i in info] == [0, 1]
     assert all(i["world_size"] == 2 for i in info)
-    # Each rank takes half of an epoch's steps, so an epoch still draws ~n_edges edges.
-    steps = steps_per_epoch(len(single.graph_.head), BATCH_SIZE, None)
+    # Each rank takes half of an epoch's steps, so an epoch draws as many edges as on one
+    # device; a Lightning batch holds up to _EAGER_STEPS_PER_BATCH of them.
+    steps = steps_per_epoch(BATCH_SIZE, None)
     assert steps >= 2
     for i in info:
-        assert i["batches_per_epoch"] == math.ceil(steps / 2)
-        assert i["global_step"] == EPOCHS * math.ceil(steps / 2)
+        per_rank = math.ceil(steps / 2)
+        assert i["batches_per_epoch"] == math.ceil(per_rank / training._EAGER_STEPS_PER_BATCH)
+        assert i["global_step"] == EPOCHS * per_rank
     # The epoch losses are averaged over ranks: both saw the same history.
     assert info[0]["history"]["loss"] == info[1]["history"]["loss"]
     assert len(info[0]["history"]["loss"]) == EPOCHS

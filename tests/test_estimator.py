@@ -6,8 +6,9 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch import Callback
 
-from glass_box_umap import GlassBoxUMAP
+from glass_box_umap import GlassBoxUMAP, training
 from glass_box_umap.graph import EdgeList
 
 from .conftest import FAST
@@ -36,6 +37,7 @@ EXPECTED_DEFAULTS = dict(
     knn_method="auto",
     trainer_kwargs=None,
     encoder=None,
+    input_noise=0.25,
 )
 
 
@@ -271,19 +273,30 @@ def test_restore_best_weights_puts_back_that_epochs_weights_bit_for_bit(digits, 
     np.testing.assert_allclose(reducer.embedding_, expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_num_batches_caps_steps(digits):
+class _StepsPerEpoch(Callback):
+    """Records the optimiser steps taken by the end of each epoch."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def on_train_epoch_end(self, trainer, *args) -> None:
+        self.steps.append(trainer.global_step)
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "num_batches", "per_epoch"),
+    [(10_000, None, 4), (3_000, None, 14), (40_000, None, 1), (10_000, 2, 2), (500, 7, 7)],
+)
+def test_epoch_steps_do_not_depend_on_the_data(digits, batch_size, num_batches, per_epoch):
+    # An epoch is ceil(EPOCH_EDGES / batch_size) steps, or num_batches when given,
+    # on 300 points as on 1,797: the budget follows the settings, not n.
     X, _ = digits
-    seen = []
-    from lightning.pytorch import Callback
-
-    class Count(Callback):
-        def on_train_batch_end(self, trainer, *args):
-            seen.append(trainer.current_epoch)
-
-    GlassBoxUMAP(
-        random_state=0, num_batches=2, extra_callbacks=[Count()], **dict(FAST, epochs=3)
-    ).fit(X)
-    assert seen == [0, 0, 1, 1, 2, 2]
+    assert training.EPOCH_EDGES == 40_000
+    for n in (300, len(X)):
+        count = _StepsPerEpoch()
+        kw = dict(FAST, epochs=3, batch_size=batch_size, num_batches=num_batches)
+        GlassBoxUMAP(random_state=0, extra_callbacks=[count], **kw).fit(X[:n])
+        assert count.steps == [per_epoch, 2 * per_epoch, 3 * per_epoch]
 
 
 def test_save_load_roundtrip_is_bit_identical(fitted_pca, digits, tmp_path):

@@ -231,7 +231,7 @@ def test_failed_capture_falls_back_to_identical_eager_steps(X, monkeypatch):
     """Pretend the CPU can replay graphs: warm-up runs eagerly, capture fails (no CUDA in
     this build or no device), and training goes on eagerly, 16 steps per Lightning batch,
     with exactly the updates of ordinary eager training."""
-    kw = dict(FAST, epochs=3, batch_size=256)
+    kw = dict(FAST, epochs=3, batch_size=256, num_batches=20)
     eager = GlassBoxUMAP(random_state=0, **kw).fit(X)
     monkeypatch.setattr(training.UMAPModule, "_use_graphs", lambda self: True)
     monkeypatch.setattr(training.UMAPModule, "_warmup_step", training.UMAPModule._eager_step)
@@ -249,7 +249,7 @@ def test_failed_capture_falls_back_to_identical_eager_steps(X, monkeypatch):
         ).fit(X)
     messages = [str(w.message) for w in caught if "CUDA graph capture failed" in str(w.message)]
     assert len(messages) == 1
-    steps = training.steps_per_epoch(len(eager.graph_.head), kw["batch_size"], None)
+    steps = training.steps_per_epoch(kw["batch_size"], kw["num_batches"])
     assert steps > 16 and sum(batches) == kw["epochs"] * steps
     assert max(batches) == 16
     assert replayed.history_["loss"] == eager.history_["loss"]

@@ -125,6 +125,9 @@ FIT_CASES = [
         "target_weight: must be",
     ),
     ("bool lr", GOOD, None, {"lr": True}, TypeError, "lr: expected a real number"),
+    ("negative noise", GOOD, None, {"input_noise": -0.1}, ValueError, "input_noise: must be"),
+    ("nan noise", GOOD, None, {"input_noise": float("nan")}, ValueError, "input_noise: must"),
+    ("text noise", GOOD, None, {"input_noise": "0.2"}, TypeError, "input_noise: expected"),
 ]
 
 

@@ -118,11 +118,16 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     lr : float, default 1e-3
         Adam learning rate.
     epochs : int, default 200
-        Passes over the graph; one epoch draws as many edges as the graph has.
+        Training length. An epoch draws 40,000 edges
+        (:data:`~glass_box_umap.training.EPOCH_EDGES`) whatever the size of the data:
+        ``ceil(40_000 / batch_size)`` steps, 4 at the default batch size, so a default
+        fit takes 800 Adam steps on 1,000 points as on 1,000,000. (For a graph of about
+        1,300 points, at ``n_neighbors=15``, that is one pass over its edges.)
     batch_size : int, default 10_000
-        Edges per gradient step; also samples per chunk at inference.
+        Edges per gradient step; also samples per chunk at inference. Smaller batches
+        give more, noisier steps per epoch.
     num_batches : int or None, default None
-        Caps the steps per epoch.
+        Steps per epoch, overriding ``ceil(40_000 / batch_size)``.
     num_workers : int, default 0
         Workers of the step-counting data loader. Batches are built on the training
         device, so workers bring no speed; the parameter exists for API compatibility.
@@ -168,6 +173,14 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         must stay empty. ``fit`` checks that a custom encoder is exact and warns
         (:class:`~glass_box_umap.exactness.ExactnessWarning`) if not. A saved model
         records the class name only: load it with ``GlassBoxUMAP.load(path, encoder=...)``.
+    input_noise : float, default 0.25
+        Gaussian noise added to the training inputs at every step, as a fraction of each
+        point's mean distance to its graph neighbours (the noise vector is about that
+        long). It teaches the encoder the space between training points, where unseen
+        samples land: on held-out digits it raised a 10-NN classifier's accuracy on
+        ``transform`` from 0.854 to 0.901 (``benchmarks/generalization.py``). Only
+        training sees it; ``transform`` and the contributions are exact forward passes.
+        0 turns it off.
 
     Attributes
     ----------
@@ -223,6 +236,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         knn_method: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
         encoder: nn.Module | Callable[..., nn.Module] | None = None,
+        input_noise: float = 0.25,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -247,6 +261,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.knn_method = knn_method
         self.trainer_kwargs = trainer_kwargs
         self.encoder = encoder
+        self.input_noise = input_noise
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -316,6 +331,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
             raise TypeError("extra_callbacks: expected a list of lightning.pytorch.Callback")
         p["extra_callbacks"] = list(callbacks)
         p["target_weight"] = check.check_float("target_weight", self.target_weight, 0.0, 1.0)
+        p["input_noise"] = check.check_float("input_noise", self.input_noise, 0.0)
         if self.knn_method not in KNN_METHODS:
             raise ValueError(
                 f"knn_method: expected one of {list(KNN_METHODS)}, got {self.knn_method!r}"
@@ -433,7 +449,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         # Training may draw from the global generators (dropout, say): fork, not clobber.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(init_seed))
-            steps = steps_per_epoch(len(edges.head), p["batch_size"], p["num_batches"])
+            steps = steps_per_epoch(p["batch_size"], p["num_batches"])
             module = UMAPModule(
                 encoder,
                 inputs,
@@ -448,6 +464,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
                 int(sample_seed) % 2**62,
                 p["num_workers"],
                 functools.partial(_encoder_inputs, mean=mean, projection=projection),
+                input_noise=p["input_noise"],
             )
             with _checkpoint_directory(p["checkpoint_dir"]) as ckpt_dir:
                 history, best_epoch = train(
@@ -665,8 +682,12 @@ def _dense(X: Any) -> np.ndarray:
 
 
 def _check_distinct(X: Any, n_neighbors: int) -> None:
-    """Reject data with too few distinct samples to have ``n_neighbors`` neighbours."""
-    if X.size > _DISTINCT_CHECK_MAX_VALUES:
+    """Reject data with too few distinct samples to have ``n_neighbors`` neighbours.
+
+    Skipped above :data:`_DISTINCT_CHECK_MAX_VALUES` dense values (rows x columns, not
+    ``X.size``, which counts only the stored values of sparse input): it densifies ``X``.
+    """
+    if X.shape[0] * X.shape[1] > _DISTINCT_CHECK_MAX_VALUES:
         return
     X = _dense(X)
     if (X == X[0]).all():
