@@ -34,9 +34,27 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         [RULE, r"^64\s+closed form\s", r"^64\s+autograd\s", r"^64\s+vmap\(jacrev\)\s"],
         [],
     ),
-    "benchmarks/sampling_modes.py": ([RULE, r"^unique\s+\d", r"^ends\s+\d"], []),
+    "benchmarks/sampling_modes.py": (
+        [
+            RULE,
+            r"^unique\s+\d+\.\d+\s",  # quality table
+            r"^ends\s+\d+\.\d+\s",
+            r"^unique\s+\d+\s+\d+\.\d\s",  # step table: rows encoded, ms/step
+            r"^ends\s+\d+\s+\d+\.\d\s",
+        ],
+        [],
+    ),
     "benchmarks/scale.py": ([RULE, r"^2k x 20, 2 ep\s+exact\s"], []),
-    "benchmarks/snapshot_overhead.py": ([RULE, r"^plain\s+0\s", r"^with EmbeddingSnapshots\s"], []),
+    "benchmarks/snapshot_overhead.py": (
+        [
+            RULE,
+            r"^plain\s+0\s",
+            r"^with EmbeddingSnapshots\s",
+            r"^live figure to PNG\s+\d+\s+\d",
+            r"^TensorBoard image\s+\d+\s+\d",
+        ],
+        [],
+    ),
     "benchmarks/supervised_digits.py": ([RULE, r"^fit\(X\)\s+\d", r"^fit\(X, y\)\s+\d"], []),
     "examples/custom_encoder_digits.py": (
         [r"^contributions \(300, 2, 1, 8, 8\): largest", r"verdict"],

@@ -74,7 +74,8 @@ class EdgeSampler:
     devices only. On the CPU, where a step is compute-bound, ``'unique'`` is the faster:
     at 100k x 50 with ``batch_size=10_000`` (about 18k distinct ends per batch) a step
     of the default encoder (sampling, forward, backward, Adam) took 105 ms against
-    118 ms for ``'ends'`` (2 cores, best of 4 runs of 10 steps).
+    118 ms for ``'ends'`` (2 cores, best of 4 runs of 10 steps;
+    ``python benchmarks/sampling_modes.py --step-time`` prints these figures).
 
     Parameters
     ----------
