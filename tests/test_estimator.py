@@ -37,7 +37,7 @@ EXPECTED_DEFAULTS = dict(
     knn_method="auto",
     trainer_kwargs=None,
     encoder=None,
-    input_noise=0.25,
+    input_noise=0.0,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch import Callback
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
@@ -85,3 +86,21 @@ def test_noise_improves_the_map_of_unseen_points(digits):
         accuracy[noise] = knn.score(reducer.transform(X_test), y_test)
     # Measured: 0.788 without noise, 0.864 with.
     assert accuracy[0.25] >= accuracy[0.0] + 0.04, accuracy
+
+
+class _PeekBatch(Callback):
+    """Records the number of edges the sampler draws per step."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.batch_size = pl_module.sampler.batch_size
+
+
+@pytest.mark.parametrize("batch_size", [10**6, 64])
+def test_a_step_draws_at_most_the_graphs_edges(digits, batch_size):
+    X = digits[0][:100]
+    peek = _PeekBatch()
+    kw = dict(FAST, epochs=1, batch_size=batch_size)
+    reducer = GlassBoxUMAP(random_state=0, extra_callbacks=[peek], **kw).fit(X)
+    n_edges = len(reducer.graph_.head)
+    assert 64 < n_edges < 10**6
+    assert peek.batch_size == min(batch_size, n_edges)

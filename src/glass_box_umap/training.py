@@ -314,8 +314,11 @@ class UMAPModule(pl.LightningModule):
         self._x = self._data.to(self.device)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(self.seed + self.global_rank)
+        # A step draws at most as many edges as the graph holds: on wine's 3,000 edges a
+        # batch of 10,000 would repeat each one three times over, at three times the cost.
+        batch_size = min(self.batch_size, len(self._edges.head))
         self.sampler = EdgeSampler(
-            self._edges, self.batch_size, self.negative_sample_rate, self.device, generator
+            self._edges, batch_size, self.negative_sample_rate, self.device, generator
         )
         self._sums = torch.zeros(len(EPOCH_METRICS), device=self.device)
         self._noise = (
@@ -408,7 +411,8 @@ class UMAPModule(pl.LightningModule):
                 torch.cuda.synchronize(self.device)
             seconds = time.perf_counter() - self._epoch_start
             world = self.trainer.world_size
-            edges_per_s = world * self._steps_this_epoch * self.batch_size / max(seconds, 1e-9)
+            edges = world * self._steps_this_epoch * self.sampler.batch_size
+            edges_per_s = edges / max(seconds, 1e-9)
             self.log_dict(
                 {**dict(zip(EPOCH_METRICS, means, strict=True)), THROUGHPUT: edges_per_s},
                 on_step=False,
@@ -426,7 +430,7 @@ class UMAPModule(pl.LightningModule):
         inputs = batch.inputs(self._x)
         if self._noise is not None:
             # Noise around every training point teaches the map the neighbourhood between
-            # points, where unseen samples land (held-out digits: 0.854 -> 0.901).
+            # points, where unseen samples land (held-out digits: 0.855 -> 0.899).
             scale = (
                 self._noise
                 if batch.vertices is None
