@@ -187,6 +187,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         ``examples/embedding_refinement.py``: rho_geo 0.98 -> 0.44 for the refined
         settings). Reach for it on high-dimensional data (expression, images, embeddings)
         that you will ``transform`` later.
+
     Attributes
     ----------
     embedding_ : ndarray of shape (n_samples, n_components), float32

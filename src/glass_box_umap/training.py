@@ -169,11 +169,10 @@ def steps_per_epoch(batch_size: int, num_batches: int | None) -> int:
     and the steps that function needs do not grow with the number of points. With
     several devices each takes ``ceil(steps / world_size)`` of them.
 
-    Measured on the 2-core CPU (``benchmarks/generalization.py``,
-    ``benchmarks/compare_umap.py --datasets mixture20k mixture100k``): when an epoch
-    drew as many edges as the graph held, digits' 1,203 training points got 600 steps
-    and 20,000 points 7,600 (288 s), while 800 steps already put 20,000 and 100,000
-    points within 0.005 of umap-learn's trustworthiness.
+    When an epoch drew as many edges as the graph held, digits' 1,203 training points got
+    600 steps and 20,000 points 7,600; 800 steps put 20,000 and 100,000 points within
+    0.001 of umap-learn's trustworthiness in 0.88x and 1.52x its time (2-core CPU,
+    ``python benchmarks/compare_umap.py --datasets mixture20k mixture100k``).
     """
     if num_batches is not None:
         return num_batches
