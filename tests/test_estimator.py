@@ -289,7 +289,7 @@ class _StepsPerEpoch(Callback):
 )
 def test_epoch_steps_do_not_depend_on_the_data(digits, batch_size, num_batches, per_epoch):
     # An epoch is ceil(EPOCH_EDGES / batch_size) steps, or num_batches when given,
-    # on 300 points as on 1,797: the budget follows the settings, not n.
+    # on 300 points as on 400: the budget follows the settings, not n.
     X, _ = digits
     assert training.EPOCH_EDGES == 40_000
     for n in (300, len(X)):
