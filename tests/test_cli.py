@@ -166,6 +166,7 @@ def test_clear_errors(wine_csv, tmp_path, capsys):
         "fit", path, "--out", out, "--supervised", "--label-column", "cultivar",
         "--target-weight", "2",
     )  # fmt: skip
+    assert "input_noise: must be" in error("fit", path, "--out", out, "--input-noise", "-1")
     assert not out.exists()  # nothing was written for a failed command
 
 
@@ -181,6 +182,7 @@ def test_supervised_fit_with_encoder_and_search_options(wine_csv, tmp_path, caps
     args = ["fit", path, "--out", out, "--label-column", "cultivar", "--drop-columns", "wine_id"]
     args += ["--supervised", "--target-weight", "0.8", "--encoder", "residual"]
     args += ["--hidden-size", "32", "--n-blocks", "1", "--knn-method", "exact"]
+    args += ["--input-noise", "0.3"]
     args += ["--accelerator", "cpu", "--epochs", "2", "--no-explorer", "--quiet"]
     assert main([str(a) for a in args]) == 0, capsys.readouterr().err
     stdout = capsys.readouterr().out
@@ -189,6 +191,7 @@ def test_supervised_fit_with_encoder_and_search_options(wine_csv, tmp_path, caps
     assert model.encoder_name == "residual"
     assert model.encoder_kwargs == {"hidden_size": 32, "n_blocks": 1}
     assert (model.knn_method, model.target_weight) == ("exact", 0.8)
+    assert model.input_noise == 0.3
     assert model.trainer_kwargs == {"accelerator": "cpu"}
 
 

@@ -112,6 +112,7 @@ def _fit(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         target_weight=args.target_weight,
         knn_method=args.knn_method,
+        input_noise=args.input_noise,
         encoder_name=args.encoder,
         encoder_kwargs=_encoder_kwargs(args),
         trainer_kwargs=None if args.accelerator is None else {"accelerator": args.accelerator},
@@ -333,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--epochs", type=int, default=200)
     fit.add_argument("--batch-size", type=int, default=10_000)
     fit.add_argument("--lr", type=float, default=1e-3)
+    fit.add_argument(
+        "--input-noise",
+        type=float,
+        default=0.0,
+        help="training-input noise, a fraction of each point's neighbour distance; helps "
+        "transform on new high-dimensional data, keeps low-dimensional manifolds rolled "
+        "(default: 0)",
+    )
     fit.add_argument(
         "--encoder",
         choices=["default", "residual"],
