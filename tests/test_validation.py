@@ -258,3 +258,20 @@ def test_save_is_atomic(trained, tmp_path, monkeypatch):
         trained.save(path)
     assert path.read_bytes() == before  # the old file is untouched
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temp left
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_model_gets_the_umask_permissions(trained, tmp_path, umask):
+    # Saving goes through a private temporary file; the model file must not stay 0600.
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        trained.save(tmp_path / "model.safetensors")
+        np.save(tmp_path / "reference.npy", np.zeros(1))
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "model.safetensors").stat().st_mode)
+    assert mode == 0o666 & ~umask
+    assert mode == stat.S_IMODE((tmp_path / "reference.npy").stat().st_mode)

@@ -98,10 +98,20 @@ def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={_METADATA_KEY: meta_json})
+        # mkstemp creates the file private (0600); a saved model gets the permissions the
+        # user's umask gives any new file, as numpy.save's output does.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it; it is put back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _json_trainer_kwargs(trainer_kwargs: dict[str, Any]) -> dict[str, Any]:
