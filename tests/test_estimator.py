@@ -194,13 +194,27 @@ def test_quiet_prints_nothing(digits, capfd):
     assert out == "" and err == ""
 
 
-def test_progress_bar_when_not_quiet(digits, capfd):
+def test_progress_bar_when_not_quiet(digits, capfd, monkeypatch):
     X, _ = digits
+    monkeypatch.setattr(training, "_watched", lambda: True)  # as in a terminal
     GlassBoxUMAP(random_state=0, **dict(FAST, epochs=2, quiet=False)).fit(X)
     out, err = capfd.readouterr()
     assert "Epoch 1" in out + err
     assert "loss=" in out + err
+    assert "\r" in out + err  # a live bar redraws its line
     assert "glass_box_umap-" not in out + err
+
+
+def test_progress_in_a_log_is_one_line_per_tenth_of_the_fit(digits, capfd):
+    # Output captured by pytest is not a terminal, like a job's log file.
+    X, _ = digits
+    GlassBoxUMAP(random_state=0, **dict(FAST, epochs=25, quiet=False)).fit(X)
+    out, err = capfd.readouterr()
+    lines = [line for line in out.splitlines() if line.startswith("Epoch ")]
+    # After epoch 0, every 2nd epoch (25 // 10), and the last: 0, 1, 3, ..., 23, 24.
+    assert [int(line.split()[1].split("/")[0]) for line in lines] == [0, *range(1, 25, 2), 24]
+    assert all(line.split()[1].endswith("/24:") and "loss=" in line for line in lines)
+    assert "\r" not in out + err
 
 
 def test_checkpoint_dir_holds_checkpoints_and_tensorboard(digits, tmp_path):

@@ -24,6 +24,7 @@ import copy
 import inspect
 import logging
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -584,6 +585,48 @@ class BestWeights(Checkpoint):
             pl_module.best_epoch = self.best_epoch
 
 
+def _watched() -> bool:
+    """Whether progress output reaches a person live: a terminal or a Jupyter kernel.
+
+    Lightning's bar writes to standard output, so that is the stream asked.
+    """
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty is not None and isatty()) or "ipykernel" in sys.modules
+
+
+class EpochLines(pl.Callback):
+    """Progress for logs: one line on standard output every tenth of the fit.
+
+    Used instead of the progress bar when standard output is not a terminal (a cluster
+    job's log, ``make demo > log``), where each refresh of a bar would add a line.
+
+    Parameters
+    ----------
+    epochs : int
+        Epochs in the fit; a line is printed after the first epoch, every
+        ``max(1, epochs // 10)`` epochs and after the last.
+    """
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+        self.every = max(1, epochs // 10)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch
+        if trainer.global_rank != 0:
+            return
+        if epoch != 0 and (epoch + 1) % self.every and epoch + 1 != self.epochs:
+            return
+        metrics = trainer.callback_metrics
+        # Numbered as the progress bar numbers them (and history_["epoch"]): from 0.
+        values = ", ".join(
+            f"{name}={float(metrics[name]):.4g}"
+            for name in (*EPOCH_METRICS, THROUGHPUT)
+            if name in metrics
+        )
+        print(f"Epoch {epoch}/{self.epochs - 1}: {values}", flush=True)
+
+
 @contextlib.contextmanager
 def _quiet_lightning(quiet: bool) -> Iterator[None]:
     """Silences Lightning's start-up chatter (and, when ``quiet``, its warnings).
@@ -664,12 +707,15 @@ def train(
         save_weights_only=False,
     )
     logger = TensorBoardLogger(save_dir=str(checkpoint_dir), name="tensorboard", version="")
+    # A live bar where someone watches it; in a log file every refresh would be a line.
+    live_bar = not quiet and _watched()
+    progress = [] if quiet or live_bar else [EpochLines(epochs)]
     with _quiet_lightning(quiet):
         trainer = pl.Trainer(
             max_epochs=epochs,
             logger=logger,
-            callbacks=[best, checkpoint, *copy.copy(extra_callbacks)],
-            enable_progress_bar=not quiet,
+            callbacks=[best, checkpoint, *progress, *copy.copy(extra_callbacks)],
+            enable_progress_bar=live_bar,
             num_sanity_val_steps=0,
             limit_val_batches=0,
             default_root_dir=str(checkpoint_dir),
