@@ -122,7 +122,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         (:data:`~glass_box_umap.training.EPOCH_EDGES`) whatever the size of the data:
         ``ceil(40_000 / batch_size)`` steps, 4 at the default batch size, so a default
         fit takes 800 Adam steps on 1,000 points as on 1,000,000. (For a graph of about
-        1,300 points, at ``n_neighbors=15``, that is one pass over its edges.)
+        2,000 points, at ``n_neighbors=15``, that is one pass over its edges.)
     batch_size : int, default 10_000
         Edges per gradient step (at most the number of edges the graph holds); also
         samples per chunk at inference. Smaller batches give more, noisier steps per

@@ -155,7 +155,7 @@ def _probe_trainer(trainer_kwargs: dict[str, Any]) -> None:
 
 
 #: Directed edges one epoch draws, whatever the size of the graph (about the number a
-#: graph of 1,300 points holds at ``n_neighbors=15``). With the defaults (200 epochs of
+#: graph of 2,000 points holds at ``n_neighbors=15``). With the defaults (200 epochs of
 #: 4 steps of 10,000 edges) a fit takes 800 Adam steps on any data set; see
 #: :func:`steps_per_epoch`.
 EPOCH_EDGES = 40_000
