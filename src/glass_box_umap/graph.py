@@ -1,28 +1,90 @@
 """Nearest neighbours and UMAP's fuzzy simplicial set, as a weighted edge list.
 
 The graph is the one umap-learn builds (``umap.umap_.fuzzy_simplicial_set`` is the
-reference): per-point smooth kNN distances with local connectivity 1, membership
-strengths ``exp(-(d - rho) / sigma)``, and the fuzzy union ``A + A.T - A * A.T``.
-Here it is vectorised over points with numpy so that a 200-point data set does not
-pay seconds of numba compilation; the result matches umap-learn to float32 precision.
+reference), with umap-learn's knobs and defaults: per-point smooth kNN distances with
+``local_connectivity`` (1), membership strengths ``exp(-(d - rho) / sigma)``, neighbours
+at ``disconnection_distance`` or beyond removed first, and the fuzzy union
+``A + A.T - A * A.T`` mixed with the intersection ``A * A.T`` by ``set_op_mix_ratio`` (1:
+union only). Here it is vectorised over points with numpy so that a 200-point data set
+does not pay seconds of numba compilation; the result matches umap-learn to float32
+precision. Neighbours come from exact blocked search, pynndescent or FAISS
+(:func:`nearest_neighbors`), from a distance matrix (``metric='precomputed'``), or from
+the caller (``precomputed_knn``, :func:`check_precomputed_knn`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from numbers import Real
+from typing import Any
 
 import numpy as np
 import scipy.sparse
 import torch
 
-METRICS = ("euclidean", "cosine", "manhattan", "correlation")
+#: Every metric name pynndescent knows (``pynndescent.distances.named_distances`` in
+#: pynndescent 0.7; a test keeps the two equal). ``knn_method='pynndescent'`` serves all.
+PYNNDESCENT_METRICS = (
+    "bit_hamming", "bit_jaccard", "braycurtis", "canberra", "chebyshev",
+    "circular_kantorovich", "circular_wasserstein", "correlation", "cosine", "dice",
+    "direct_cosine", "dot", "euclidean", "hamming", "haversine", "hellinger",
+    "inner_product", "jaccard", "jensen-shannon", "jensen_shannon", "kantorovich",
+    "kantorovich-1d", "kantorovich_1d", "kulsinski", "l1", "l2", "linf", "linfinity",
+    "linfty", "mahalanobis", "manhattan", "matching", "minkowski", "rogerstanimoto",
+    "russellrao", "seuclidean", "sinkhorn", "sokalmichener", "sokalsneath", "spearmanr",
+    "sqeuclidean", "standardised_euclidean", "symmetric-kl", "symmetric_kl",
+    "symmetric_kullback_liebler", "taxicab", "true_angular", "tsss", "wasserstein",
+    "wasserstein-1d", "wasserstein_1d", "weighted_minkowski", "wminkowski", "yule",
+)  # fmt: skip
+#: ``metric='precomputed'``: the data is a square distance matrix (:func:`knn_from_distances`).
+PRECOMPUTED = "precomputed"
+#: Every name ``metric`` takes.
+ALL_METRICS = (*PYNNDESCENT_METRICS, PRECOMPUTED)
+#: The metrics exact blocked search serves, by their canonical names (aliases in
+#: ``METRIC_ALIASES``); ``knn_method='auto'`` searches these exactly up to
+#: ``EXACT_KNN_MAX_SAMPLES`` rows, and every other metric with pynndescent.
+METRICS = (
+    "euclidean",
+    "sqeuclidean",
+    "manhattan",
+    "chebyshev",
+    "minkowski",
+    "cosine",
+    "correlation",
+)
+#: pynndescent's other names for metrics of ``METRICS``.
+METRIC_ALIASES = {
+    "l2": "euclidean",
+    "l1": "manhattan",
+    "taxicab": "manhattan",
+    "linf": "chebyshev",
+    "linfinity": "chebyshev",
+    "linfty": "chebyshev",
+}
+#: The metrics FAISS serves: L2 search, on normalised rows for the angular ones.
+FAISS_METRICS = ("euclidean", "sqeuclidean", "cosine", "correlation")
+#: ``metric_kwds`` the exact search understands, per metric; pynndescent takes any.
+EXACT_METRIC_KWDS = {"minkowski": ("p",)}
+#: umap-learn's default ``disconnection_distance`` for bounded metrics (its
+#: ``DISCONNECTION_DISTANCES``): pairs at the largest possible distance are not neighbours.
+#: Infinity for every other metric.
+DISCONNECTION_DISTANCES = {
+    "correlation": 2.0,
+    "cosine": 2.0,
+    "hellinger": 1.0,
+    "jaccard": 1.0,
+    "bit_jaccard": 1.0,
+    "dice": 1.0,
+}
 KNN_METHODS = ("auto", "exact", "pynndescent", "faiss")
 
 #: Above this many samples on the CPU, ``knn_method='auto'`` leaves the exact blocked
 #: search for an approximate one. Exact search costs O(n^2 d): 2-8 s at 20k x 50 on 2 cores.
 EXACT_KNN_MAX_SAMPLES = 20_000
 #: Memory for one block of exact-search scores on the CPU (and for refining approximate
-#: neighbours), in bytes.
+#: neighbours, and for one block of rows of a dense precomputed distance matrix), in bytes.
 EXACT_KNN_BLOCK_BYTES = 256 * 2**20
 #: The same on a GPU, where a quarter of the free memory is used up to this much: larger
 #: blocks mean fewer, fuller matrix products and top-k launches.
@@ -66,8 +128,284 @@ class EdgeList:
         )
 
 
+# ---------------------------------------------------------------- checks
+def _check_real(
+    name: str,
+    value: Any,
+    low: float,
+    high: float = math.inf,
+    *,
+    low_inclusive: bool = True,
+    allow_inf: bool = False,
+) -> float:
+    """``value`` as a float in ``[low, high]`` (``(low, high]``), or an error naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    too_low = value < low if low_inclusive else value <= low
+    if math.isnan(value) or (math.isinf(value) and not allow_inf) or too_low or value > high:
+        lower = "[" if low_inclusive else "("
+        finite = "" if allow_inf else "finite and "
+        raise ValueError(f"{name}: must be {finite}in {lower}{low}, {high}], got {value!r}")
+    return value
+
+
+def _canonical(metric: str) -> str:
+    return METRIC_ALIASES.get(metric, metric)
+
+
+def _methods_serving(metric: str) -> tuple[str, ...]:
+    """The explicit ``knn_method`` values that can search ``metric`` (a canonical name)."""
+    if metric == PRECOMPUTED:
+        return ("exact",)
+    methods = ("exact",) if metric in METRICS else ()
+    if metric in FAISS_METRICS:
+        methods += ("faiss",)
+    return (*methods, "pynndescent")
+
+
+def check_metric(
+    metric: Any, metric_kwds: Mapping[str, Any] | None = None, knn_method: str = "auto"
+) -> dict[str, Any]:
+    """Check that ``knn_method`` can search ``metric`` with ``metric_kwds``.
+
+    Cheap: run it before any search. Exact search serves ``METRICS`` (and their
+    ``METRIC_ALIASES``) with the keywords of ``EXACT_METRIC_KWDS`` (``minkowski``: ``p``,
+    default 2); FAISS serves ``FAISS_METRICS`` without keywords; pynndescent serves every
+    name of ``PYNNDESCENT_METRICS`` and receives ``metric_kwds`` as they are;
+    ``'precomputed'`` is read off the distance matrix (``knn_method`` ``'auto'`` or
+    ``'exact'``). ``'auto'`` serves every metric (:func:`resolve_knn_method`).
+
+    Parameters
+    ----------
+    metric : str
+        A name of ``ALL_METRICS``.
+    metric_kwds : dict, optional
+        Keyword arguments of the metric, such as ``{'p': 3}`` for ``minkowski``.
+    knn_method : {'auto', 'exact', 'pynndescent', 'faiss'}
+
+    Returns
+    -------
+    metric_kwds : dict
+        A copy (empty for None).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``knn_method``, ``metric`` or ``metric_kwds``; a metric the chosen
+        ``knn_method`` cannot search names the methods that can.
+    """
+    if not isinstance(knn_method, str) or knn_method not in KNN_METHODS:
+        raise ValueError(f"knn_method: expected one of {list(KNN_METHODS)}, got {knn_method!r}")
+    if not isinstance(metric, str):
+        raise TypeError(f"metric: expected a metric name (str), got {type(metric).__name__}")
+    if metric not in ALL_METRICS:
+        raise ValueError(f"metric: unknown metric {metric!r}; available: {list(ALL_METRICS)}")
+    if metric_kwds is None:
+        kwds: dict[str, Any] = {}
+    elif isinstance(metric_kwds, Mapping) and all(isinstance(k, str) for k in metric_kwds):
+        kwds = dict(metric_kwds)
+    else:
+        raise TypeError(
+            "metric_kwds: expected None or a dict from keyword names (str) to values, "
+            f"got {type(metric_kwds).__name__} {metric_kwds!r}"
+        )
+    name = _canonical(metric)
+    serving = _methods_serving(name)
+    if knn_method != "auto" and knn_method not in serving:
+        choices = ", ".join(repr(m) for m in ("auto", *serving))
+        raise ValueError(
+            f"knn_method: {knn_method!r} cannot search metric {metric!r}; "
+            f"use knn_method in ({choices})"
+        )
+    if (
+        name == PRECOMPUTED
+        or knn_method == "faiss"
+        or (name in METRICS and knn_method != "pynndescent")
+    ):
+        allowed = () if knn_method == "faiss" else EXACT_METRIC_KWDS.get(name, ())
+        unknown = sorted(set(kwds) - set(allowed))
+        if unknown:
+            takes = f"only {list(allowed)}" if allowed else "no keywords"
+            where = (
+                ""
+                if name == PRECOMPUTED
+                else "; knn_method='pynndescent' passes any to pynndescent"
+            )
+            raise ValueError(
+                f"metric_kwds: metric {metric!r} with knn_method={knn_method!r} takes {takes}, "
+                f"got {unknown}{where}"
+            )
+    if name == "minkowski" and "p" in kwds:
+        kwds["p"] = _check_real("metric_kwds['p']", kwds["p"], 0.0, low_inclusive=False)
+    return kwds
+
+
+def _check_n_neighbors(n_neighbors: Any, n_samples: int) -> int:
+    """``n_neighbors`` as an int in ``[2, n_samples]``, or an error naming it."""
+    if isinstance(n_neighbors, (bool, np.bool_)) or not isinstance(n_neighbors, (int, np.integer)):
+        raise TypeError(f"n_neighbors: expected an integer, got {type(n_neighbors).__name__}")
+    if not 2 <= n_neighbors <= n_samples:
+        raise ValueError(
+            f"n_neighbors: must be in [2, n_samples] = [2, {n_samples}], got {n_neighbors}"
+        )
+    return int(n_neighbors)
+
+
+def check_fuzzy_set_params(
+    local_connectivity: Any = 1.0,
+    set_op_mix_ratio: Any = 1.0,
+    disconnection_distance: Any = None,
+) -> tuple[float, float, float | None]:
+    """Validated ``local_connectivity``, ``set_op_mix_ratio``, ``disconnection_distance``.
+
+    Returns
+    -------
+    local_connectivity : float
+        Finite, >= 0 (umap-learn's default 1; non-integer values interpolate).
+    set_op_mix_ratio : float
+        In [0, 1]: 1 is the fuzzy union, 0 the fuzzy intersection.
+    disconnection_distance : float or None
+        None (the metric's default, :func:`default_disconnection_distance`) or > 0;
+        infinity removes nothing.
+    """
+    local_connectivity = _check_real("local_connectivity", local_connectivity, 0.0)
+    set_op_mix_ratio = _check_real("set_op_mix_ratio", set_op_mix_ratio, 0.0, 1.0)
+    if disconnection_distance is not None:
+        disconnection_distance = _check_real(
+            "disconnection_distance",
+            disconnection_distance,
+            0.0,
+            low_inclusive=False,
+            allow_inf=True,
+        )
+    return local_connectivity, set_op_mix_ratio, disconnection_distance
+
+
+def default_disconnection_distance(metric: str) -> float:
+    """umap-learn's default ``disconnection_distance`` for ``metric`` (infinity: none)."""
+    return DISCONNECTION_DISTANCES.get(metric, math.inf)
+
+
+def _first_row(mask: np.ndarray) -> int:
+    """The first row of a 2-D (or 1-D) boolean mask that holds a True."""
+    return int(np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))[0])
+
+
+def check_precomputed_knn(
+    precomputed_knn: Any, n_samples: int, n_neighbors: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate neighbours computed elsewhere and keep the first ``n_neighbors`` of each row.
+
+    umap-learn's ``precomputed_knn``: rows list each point itself first (distance 0),
+    then its neighbours by increasing distance, as umap-learn's ``nearest_neighbors``,
+    a fitted ``UMAP``'s ``_knn_indices``/``_knn_dists``, :func:`nearest_neighbors` or
+    sklearn's ``NearestNeighbors().fit(X).kneighbors(X)`` give. Among several points at
+    distance 0 (duplicates), the point itself may come later; it is moved first.
+
+    Parameters
+    ----------
+    precomputed_knn : tuple (indices, distances) or (indices, distances, search_index)
+        ``indices``: integer array of shape (n_samples, width), values in
+        ``[0, n_samples)``, no repeats within a row; ``distances``: real array of the same
+        shape, finite, non-negative, non-decreasing along each row. ``width`` must be at
+        least ``n_neighbors``. A third element (umap-learn's search index) is ignored.
+    n_samples : int
+        Rows of the data the neighbours belong to.
+    n_neighbors : int
+        Columns kept, the point itself included.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_samples, n_neighbors), int64
+    distances : ndarray of shape (n_samples, n_neighbors), float32
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``precomputed_knn`` and saying what was wrong (and where).
+    """
+    name = "precomputed_knn"
+    n_neighbors = _check_n_neighbors(n_neighbors, n_samples)
+    if not isinstance(precomputed_knn, (tuple, list)) or len(precomputed_knn) not in (2, 3):
+        raise TypeError(
+            f"{name}: expected a tuple (indices, distances), or umap-learn's (indices, "
+            f"distances, search_index), got {type(precomputed_knn).__name__}"
+        )
+    indices, distances = (np.asarray(a) for a in precomputed_knn[:2])
+    if indices.ndim != 2 or indices.shape != distances.shape:
+        raise ValueError(
+            f"{name}: indices and distances must be 2-D arrays of the same shape, "
+            f"got {indices.shape} and {distances.shape}"
+        )
+    if indices.shape[0] != n_samples:
+        raise ValueError(
+            f"{name}: has neighbours for {indices.shape[0]} points, the data has {n_samples}"
+        )
+    if indices.shape[1] < n_neighbors:
+        raise ValueError(
+            f"{name}: holds {indices.shape[1]} neighbours per point (the point itself "
+            f"included), fewer than n_neighbors={n_neighbors}; compute at least "
+            f"{n_neighbors} or lower n_neighbors"
+        )
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise TypeError(f"{name}: indices must have an integer dtype, got {indices.dtype}")
+    if distances.dtype == np.bool_ or distances.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: distances must be real numbers, got dtype {distances.dtype}")
+    outside = (indices < 0) | (indices >= n_samples)
+    if outside.any():
+        i = _first_row(outside)
+        j = int(np.argmax(outside[i]))
+        raise ValueError(
+            f"{name}: indices[{i}, {j}] = {indices[i, j]} is outside [0, {n_samples}) "
+            "(umap-learn marks neighbours it did not find with -1; search more neighbours)"
+        )
+    bad = ~np.isfinite(distances) | (distances < 0)
+    if bad.any():
+        i = _first_row(bad)
+        j = int(np.argmax(bad[i]))
+        raise ValueError(
+            f"{name}: distances[{i}, {j}] = {distances[i, j]}; distances must be finite "
+            "and non-negative"
+        )
+    unsorted = np.diff(distances, axis=1) < 0
+    if unsorted.any():
+        raise ValueError(f"{name}: row {_first_row(unsorted)} is not sorted by increasing distance")
+    repeated = np.diff(np.sort(indices, axis=1), axis=1) == 0
+    if repeated.any():
+        i = _first_row(repeated)
+        j = np.sort(indices[i])[int(np.argmax(repeated[i]))]
+        raise ValueError(f"{name}: row {i} lists neighbour {j} more than once")
+    self_idx = np.arange(n_samples)
+    not_first = np.flatnonzero(indices[:, 0] != self_idx)
+    if not_first.size:
+        # Only a duplicate of the point (distance 0) may precede it; swap the two zeros.
+        at = (indices[not_first] == not_first[:, None]) & (distances[not_first] == 0)
+        missing = ~at.any(axis=1)
+        if missing.any():
+            i = int(not_first[np.argmax(missing)])
+            raise ValueError(
+                f"{name}: row {i} starts with point {indices[i, 0]} at distance "
+                f"{distances[i, 0]}, not with point {i} itself; each row must list the point "
+                "itself first (distance 0), as umap-learn's nearest_neighbors and sklearn's "
+                "NearestNeighbors().fit(X).kneighbors(X) do"
+            )
+        indices = indices.copy()
+        cols = np.argmax(at, axis=1)
+        indices[not_first, cols] = indices[not_first, 0]
+        indices[not_first, 0] = not_first
+    return (
+        np.ascontiguousarray(indices[:, :n_neighbors], dtype=np.int64),
+        np.ascontiguousarray(distances[:, :n_neighbors], dtype=np.float32),
+    )
+
+
+# ---------------------------------------------------------------- nearest neighbours
 def _prepare_for_metric(X: torch.Tensor, metric: str) -> torch.Tensor:
-    """Map rows so that the metric becomes euclidean (cosine, correlation) or stays."""
+    """Map rows so that the metric becomes euclidean (cosine, correlation) or stays.
+
+    ``metric`` is a canonical name of ``METRICS``.
+    """
     if metric == "correlation":
         X = X - X.mean(dim=1, keepdim=True)
     if metric in ("cosine", "correlation"):
@@ -76,16 +414,41 @@ def _prepare_for_metric(X: torch.Tensor, metric: str) -> torch.Tensor:
     return X
 
 
-def _pair_distances(Xa: torch.Tensor, Xb: torch.Tensor, metric: str) -> torch.Tensor:
-    """Distances between matching rows of Xa and Xb (shape (m, k, d) and (m, k, d))."""
+def _pair_distances(
+    Xa: torch.Tensor, Xb: torch.Tensor, metric: str, p: float = 2.0
+) -> torch.Tensor:
+    """Distances between matching rows of Xa and Xb (shape (m, k, d) and (m, k, d)).
+
+    ``metric`` is a canonical name of ``METRICS``, ``p`` minkowski's exponent.
+    """
     diff = Xa - Xb
     if metric == "manhattan":
         return diff.abs().sum(-1)
+    if metric == "chebyshev":
+        return diff.abs().amax(-1)
+    if metric == "minkowski":
+        return torch.linalg.vector_norm(diff, ord=p, dim=-1)
+    if metric == "sqeuclidean":
+        return diff.square().sum(-1)
     dist = torch.linalg.vector_norm(diff, dim=-1)
     if metric in ("cosine", "correlation"):
         # For unit vectors |a - b|^2 = 2 (1 - cos), and umap-learn reports 1 - cos.
         dist = 0.5 * dist.square()
     return dist
+
+
+def _scores(
+    block: torch.Tensor, Xt: torch.Tensor, sq_norms: torch.Tensor, metric: str, p: float
+) -> torch.Tensor:
+    """Scores of shape (len(block), n_samples) that rank neighbours as ``metric`` does."""
+    if metric == "manhattan":
+        return torch.cdist(block, Xt, p=1.0)
+    if metric == "chebyshev":
+        return torch.cdist(block, Xt, p=math.inf)
+    if metric == "minkowski":
+        return torch.cdist(block, Xt, p=p)
+    # Squared euclidean up to a per-row constant: ranking is all that matters.
+    return torch.addmm(sq_norms[None, :], block, Xt.T, alpha=-2.0)
 
 
 def _block_rows(n_samples: int, device: torch.device) -> int:
@@ -102,8 +465,35 @@ def _block_rows(n_samples: int, device: torch.device) -> int:
     return int(max(64, min(n_samples, budget // (4 * max(n_samples, 1)))))
 
 
+def _self_first(
+    indices: torch.Tensor, dist: torch.Tensor, start: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows sorted by distance, each point itself first at distance 0 even among duplicates."""
+    self_idx = torch.arange(start, start + indices.shape[0], device=indices.device)
+    is_self = indices == self_idx[:, None]
+    dist = torch.where(is_self, torch.zeros_like(dist), dist)
+    # Self sorts before any other zero-distance point; among self duplicates the first wins.
+    key = torch.where(is_self, torch.full_like(dist, -1.0), dist)
+    order = torch.argsort(key, dim=1, stable=True)
+    return torch.gather(indices, 1, order), torch.gather(dist, 1, order)
+
+
+def _with_self(indices: torch.Tensor, start: int) -> torch.Tensor:
+    """Candidates with each query itself among them.
+
+    An approximate search may miss the query itself or return fewer than k points:
+    self replaces the last candidate, and a missing one (``-1``) becomes a self loop,
+    which the graph drops.
+    """
+    self_idx = torch.arange(start, start + indices.shape[0], device=indices.device)
+    indices = torch.where(indices < 0, self_idx[:, None], indices)
+    missing_self = ~(indices == self_idx[:, None]).any(dim=1)
+    indices[missing_self, -1] = self_idx[missing_self]
+    return indices
+
+
 def _refine(
-    Xt: torch.Tensor, indices: torch.Tensor, start: int, metric: str
+    Xt: torch.Tensor, indices: torch.Tensor, start: int, metric: str, p: float = 2.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact distances to candidate neighbours, sorted, with each point itself first.
 
@@ -115,6 +505,10 @@ def _refine(
         Candidates of the queries ``start .. start + m``; ``-1`` marks a missing one.
     start : int
         Row of ``Xt`` of the first query.
+    metric : str
+        A canonical name of ``METRICS``.
+    p : float
+        Minkowski's exponent.
 
     Returns
     -------
@@ -125,22 +519,14 @@ def _refine(
         into the graph weights. Sorted increasingly; self first even among duplicates.
     """
     m = indices.shape[0]
-    self_idx = torch.arange(start, start + m, device=indices.device)
-    # An approximate search may miss the query itself or return fewer than k points:
-    # self replaces the last candidate, and a missing one becomes a (dropped) self loop.
-    indices = torch.where(indices < 0, self_idx[:, None], indices)
-    missing_self = ~(indices == self_idx[:, None]).any(dim=1)
-    indices[missing_self, -1] = self_idx[missing_self]
-    dist = _pair_distances(Xt[start : start + m, None, :], Xt[indices], metric)
-    is_self = indices == self_idx[:, None]
-    dist = torch.where(is_self, torch.zeros_like(dist), dist)
-    # Self sorts before any other zero-distance point; among self duplicates the first wins.
-    key = torch.where(is_self, torch.full_like(dist, -1.0), dist)
-    order = torch.argsort(key, dim=1, stable=True)
-    return torch.gather(indices, 1, order), torch.gather(dist, 1, order)
+    indices = _with_self(indices, start)
+    dist = _pair_distances(Xt[start : start + m, None, :], Xt[indices], metric, p)
+    return _self_first(indices, dist, start)
 
 
-def _refine_all(X: np.ndarray, indices: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+def _refine_all(
+    X: np.ndarray, indices: np.ndarray, metric: str, p: float = 2.0
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_refine` over all rows of an approximate kNN graph, block by block on the CPU."""
     Xt = _prepare_for_metric(torch.as_tensor(X), metric)
     idx = torch.as_tensor(np.ascontiguousarray(indices, dtype=np.int64))
@@ -150,7 +536,7 @@ def _refine_all(X: np.ndarray, indices: np.ndarray, metric: str) -> tuple[np.nda
     rows = max(256, EXACT_KNN_BLOCK_BYTES // (4 * idx.shape[1] * max(Xt.shape[1], 1)))
     with torch.inference_mode():
         for start in range(0, idx.shape[0], rows):
-            i, d = _refine(Xt, idx[start : start + rows], start, metric)
+            i, d = _refine(Xt, idx[start : start + rows], start, metric, p)
             out_idx[start : start + rows] = i.numpy()
             out_dist[start : start + rows] = d.numpy()
     return out_idx, out_dist
@@ -162,26 +548,35 @@ def exact_knn(
     metric: str = "euclidean",
     block_size: int | None = None,
     device: torch.device | str | None = None,
+    *,
+    metric_kwds: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest neighbours by blocked matrix products.
 
     Each block of queries is scored against all points with one matrix product
-    (or ``torch.cdist`` for manhattan), the ``n_neighbors`` best are kept with
-    ``topk``, and their distances are recomputed directly from the coordinate
-    differences (:func:`_refine`). Memory is bounded by ``block_size * n_samples``
-    scores, and the default block size keeps that within ``EXACT_KNN_BLOCK_BYTES``
-    (on a GPU, a quarter of the free memory up to ``EXACT_KNN_GPU_BLOCK_BYTES``).
+    (or ``torch.cdist`` for manhattan, chebyshev and minkowski), the ``n_neighbors``
+    best are kept with ``topk``, and their distances are recomputed directly from the
+    coordinate differences (:func:`_refine`). Memory is bounded by
+    ``block_size * n_samples`` scores, and the default block size keeps that within
+    ``EXACT_KNN_BLOCK_BYTES`` (on a GPU, a quarter of the free memory up to
+    ``EXACT_KNN_GPU_BLOCK_BYTES``). Distances are those of
+    ``sklearn.metrics.pairwise_distances`` with the same metric (tested).
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     n_neighbors : int
         Neighbours per point, the point itself included (umap-learn's convention).
-    metric : {'euclidean', 'cosine', 'manhattan', 'correlation'}
+    metric : str
+        One of ``METRICS`` or its ``METRIC_ALIASES``: euclidean (l2), sqeuclidean,
+        manhattan (l1, taxicab), chebyshev (linf, linfinity, linfty), minkowski, cosine,
+        correlation.
     block_size : int, optional
         Queries per block; by default, as many as the memory budget allows.
     device : torch device, optional
         Where to compute; defaults to the device of ``X`` (CPU for numpy input).
+    metric_kwds : dict, optional
+        ``{'p': p}`` for minkowski (default 2); no other keywords.
 
     Returns
     -------
@@ -189,6 +584,8 @@ def exact_knn(
         Sorted by increasing distance.
     distances : ndarray of shape (n_samples, n_neighbors), float32
     """
+    kwds = check_metric(metric, metric_kwds, "exact")
+    metric, p = _canonical(metric), float(kwds.get("p", 2.0))
     Xt = torch.as_tensor(X)
     if device is not None:
         Xt = Xt.to(device)
@@ -202,16 +599,12 @@ def exact_knn(
         sq_norms = Xt.square().sum(1)
         for start in range(0, n, block_size):
             block = Xt[start : start + block_size]
-            if metric == "manhattan":
-                score = torch.cdist(block, Xt, p=1.0)
-            else:
-                # Squared euclidean up to a per-row constant: ranking is all that matters.
-                score = torch.addmm(sq_norms[None, :], block, Xt.T, alpha=-2.0)
+            score = _scores(block, Xt, sq_norms, metric, p)
             rows = torch.arange(block.shape[0], device=Xt.device)
             score[rows, rows + start] = -torch.inf
             idx = torch.topk(score, n_neighbors, dim=1, largest=False, sorted=True).indices
             del score
-            idx, dist = _refine(Xt, idx, start, metric)
+            idx, dist = _refine(Xt, idx, start, metric, p)
             stop = start + block.shape[0]
             indices[start:stop] = idx.cpu().numpy()
             distances[start:stop] = dist.float().cpu().numpy()
@@ -219,11 +612,28 @@ def exact_knn(
 
 
 def approximate_knn(
-    X: np.ndarray, n_neighbors: int, metric: str, random_state: int | None
+    X: np.ndarray,
+    n_neighbors: int,
+    metric: str,
+    random_state: int | None,
+    *,
+    metric_kwds: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate k nearest neighbours with pynndescent (umap-learn's settings)."""
+    """Approximate k nearest neighbours with pynndescent (umap-learn's settings).
+
+    Any metric of ``PYNNDESCENT_METRICS``, with ``metric_kwds`` passed to pynndescent as
+    they are. For the metrics exact search serves, distances are then recomputed
+    exactly (:func:`_refine`); for the others they are pynndescent's.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_samples, n_neighbors), int64
+        Self first, then by increasing distance.
+    distances : ndarray of shape (n_samples, n_neighbors), float32
+    """
     from pynndescent import NNDescent
 
+    kwds = check_metric(metric, metric_kwds, "pynndescent")
     n = X.shape[0]
     n_trees = min(64, 5 + int(round((n**0.5) / 20.0)))
     n_iters = max(5, int(round(np.log2(n))))
@@ -231,6 +641,7 @@ def approximate_knn(
         X,
         n_neighbors=n_neighbors,
         metric=metric,
+        metric_kwds=kwds or None,
         random_state=random_state,
         n_trees=n_trees,
         n_iters=n_iters,
@@ -239,9 +650,17 @@ def approximate_knn(
         compressed=True,
         verbose=False,
     )
-    indices, _ = index.neighbor_graph
+    indices, dists = index.neighbor_graph
     del index
-    return _refine_all(X, indices, metric)
+    name = _canonical(metric)
+    if name in METRICS:
+        return _refine_all(X, indices, name, float(kwds.get("p", 2.0)))
+    idx, dist = _self_first(
+        _with_self(torch.as_tensor(np.asarray(indices, dtype=np.int64)), 0),
+        torch.as_tensor(np.asarray(dists, dtype=np.float32)),
+        0,
+    )
+    return idx.numpy(), dist.numpy()
 
 
 def _import_faiss():
@@ -263,13 +682,15 @@ def faiss_knn(
 ) -> tuple[np.ndarray, np.ndarray]:
     """k nearest neighbours with FAISS: exact on a GPU or for small data, HNSW otherwise.
 
-    Cosine and correlation become euclidean on normalised rows (:func:`_prepare_for_metric`);
-    manhattan is not offered. On a GPU (a FAISS build with GPU support and a CUDA
-    ``device``), a flat index gives exact neighbours. On the CPU, up to
-    ``EXACT_KNN_MAX_SAMPLES`` rows use a flat index too; above, an HNSW graph
-    (``FAISS_HNSW_M`` links per node) searched with ``max(FAISS_HNSW_EF_SEARCH, 2k)``
-    candidates, which found 99.7% of the exact neighbours on 20k x 50 clustered data.
-    HNSW is built with several threads and is not bit-reproducible between runs.
+    The metrics of ``FAISS_METRICS``: euclidean and sqeuclidean by L2 search, cosine and
+    correlation by L2 search on normalised rows (:func:`_prepare_for_metric`); others
+    raise a ValueError naming the ``knn_method`` values that serve them. On a GPU (a
+    FAISS build with GPU support and a CUDA ``device``), a flat index gives exact
+    neighbours. On the CPU, up to ``EXACT_KNN_MAX_SAMPLES`` rows use a flat index too;
+    above, an HNSW graph (``FAISS_HNSW_M`` links per node) searched with
+    ``max(FAISS_HNSW_EF_SEARCH, 2k)`` candidates, which found 99.7% of the exact
+    neighbours on 20k x 50 clustered data. HNSW is built with several threads and is not
+    bit-reproducible between runs.
 
     Returns
     -------
@@ -277,12 +698,9 @@ def faiss_knn(
     distances : ndarray of shape (n_samples, n_neighbors), float32
         As for :func:`exact_knn`: sorted, self first, distances recomputed exactly.
     """
+    check_metric(metric, None, "faiss")
     faiss = _import_faiss()
-    if metric == "manhattan":
-        raise ValueError(
-            "knn_method: 'faiss' supports the euclidean, cosine and correlation metrics, "
-            "not manhattan; use knn_method='exact' or 'pynndescent'"
-        )
+    metric = _canonical(metric)
     Xp = _prepare_for_metric(torch.as_tensor(X, dtype=torch.float32), metric).numpy()
     Xp = np.ascontiguousarray(Xp)
     n, d = Xp.shape
@@ -307,47 +725,181 @@ def faiss_knn(
     return _refine_all(X, indices, metric)
 
 
+def knn_from_distances(
+    D: np.ndarray | scipy.sparse.spmatrix, n_neighbors: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest neighbours read off a square distance matrix (``metric='precomputed'``).
+
+    Dense: every entry is a distance (``inf``: not a neighbour). Sparse: stored entries
+    are distances (an explicit 0 is a duplicate point), missing ones are not neighbours.
+    All is checked before any neighbour is picked; errors name ``X``, the matrix's name
+    when it is the data.
+
+    Parameters
+    ----------
+    D : array or scipy sparse matrix of shape (n_samples, n_samples)
+        Real, no NaN, non-negative, zero diagonal (sparse: stored diagonal entries 0).
+        Each row needs at least ``n_neighbors - 1`` finite distances to other points.
+    n_neighbors : int
+        Neighbours per point, the point itself included.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_samples, n_neighbors), int64
+        Self first (distance 0, even among duplicates), then by increasing distance,
+        ties by increasing index.
+    distances : ndarray of shape (n_samples, n_neighbors), float32
+    """
+    name = "X: with metric='precomputed',"
+    if not scipy.sparse.issparse(D):
+        D = np.asarray(D)
+    if D.ndim != 2 or D.shape[0] != D.shape[1]:
+        raise ValueError(f"{name} expected a square distance matrix, got shape {D.shape}")
+    if D.dtype == np.bool_ or D.dtype.kind not in "fiu":
+        raise TypeError(f"{name} expected real distances, got dtype {D.dtype}")
+    n = D.shape[0]
+    k = _check_n_neighbors(n_neighbors, n)
+    if scipy.sparse.issparse(D):
+        return _knn_from_sparse_distances(D, k, name)
+    diagonal = np.diagonal(D)
+    if (diagonal != 0).any():
+        i = int(np.flatnonzero(diagonal != 0)[0])
+        raise ValueError(
+            f"{name} the diagonal must be 0 (distance of a point to itself), "
+            f"X[{i}, {i}] = {diagonal[i]}"
+        )
+    # Row blocks of float64 copies and int64 partitions stay within the block budget.
+    rows = max(1, EXACT_KNN_BLOCK_BYTES // (16 * n))
+    for start in range(0, n, rows):
+        block = D[start : start + rows]
+        bad = np.isnan(block) | (block < 0)
+        if bad.any():
+            i = _first_row(bad)
+            j = int(np.argmax(bad[i]))
+            raise ValueError(
+                f"{name} distances must be non-negative numbers, "
+                f"X[{start + i}, {j}] = {block[i, j]}"
+            )
+        short = np.isfinite(block).sum(axis=1) < k
+        if short.any():
+            i = int(np.argmax(short))
+            raise ValueError(
+                f"{name} row {start + i} has {np.isfinite(block[i]).sum() - 1} finite distances "
+                f"to other points; n_neighbors={k} needs {k - 1}"
+            )
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, rows):
+        block = np.array(D[start : start + rows], dtype=np.float64)
+        r = np.arange(block.shape[0])
+        block[r, r + start] = -1.0  # self first, before any duplicate at distance 0
+        part = np.argpartition(block, k - 1, axis=1)[:, :k]
+        vals = np.take_along_axis(block, part, axis=1)
+        order = np.lexsort((part, vals), axis=1)
+        stop = start + block.shape[0]
+        indices[start:stop] = np.take_along_axis(part, order, axis=1)
+        distances[start:stop] = np.take_along_axis(vals, order, axis=1)
+    distances[:, 0] = 0.0
+    return indices, distances
+
+
+def _knn_from_sparse_distances(
+    D: scipy.sparse.spmatrix, k: int, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`knn_from_distances` for a sparse matrix: one sort of the stored entries."""
+    n = D.shape[0]
+    coo = scipy.sparse.csr_matrix(D).tocoo()  # CSR sums duplicate entries
+    row, col, data = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+    bad = np.isnan(data) | (data < 0)
+    if bad.any():
+        e = int(np.argmax(bad))
+        raise ValueError(
+            f"{name} distances must be non-negative numbers, X[{row[e]}, {col[e]}] = {data[e]}"
+        )
+    diagonal = row == col
+    nonzero_diagonal = diagonal & (data != 0)
+    if nonzero_diagonal.any():
+        e = int(np.argmax(nonzero_diagonal))
+        raise ValueError(
+            f"{name} stored diagonal entries must be 0 (distance of a point to itself), "
+            f"X[{row[e]}, {row[e]}] = {data[e]}"
+        )
+    keep = ~diagonal & np.isfinite(data)
+    row, col, data = row[keep], col[keep], data[keep]
+    counts = np.bincount(row, minlength=n)
+    short = counts < k - 1
+    if short.any():
+        i = int(np.argmax(short))
+        raise ValueError(
+            f"{name} row {i} stores {counts[i]} finite distances to other points; "
+            f"n_neighbors={k} needs {k - 1} (missing entries are not neighbours)"
+        )
+    order = np.lexsort((col, data, row))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    take = order[first[:, None] + np.arange(k - 1)]
+    indices = np.column_stack([np.arange(n, dtype=np.int64), col[take]])
+    distances = np.column_stack([np.zeros(n, dtype=np.float32), data[take].astype(np.float32)])
+    return indices, distances
+
+
 def resolve_knn_method(
-    knn_method: str, n_samples: int, metric: str, device: torch.device | str | None
+    knn_method: str,
+    n_samples: int,
+    metric: str = "euclidean",
+    device: torch.device | str | None = None,
+    *,
+    metric_kwds: Mapping[str, Any] | None = None,
 ) -> str:
     """The search :func:`nearest_neighbors` runs: ``knn_method``, or its choice for ``'auto'``.
 
-    ``'auto'`` picks exact blocked search on a GPU and, on the CPU, up to
-    ``EXACT_KNN_MAX_SAMPLES`` rows; above that, pynndescent. FAISS is used only when
-    asked for: on 2 CPU cores, 1M x 50 clustered rows took 233 s with pynndescent (its
-    ~60 s of numba compilation included; recall 1.000) against 303 s with FAISS HNSW
-    (recall 0.998), and at 100k x 50, 58 s (4 s once compiled) against 9-11 s.
+    Checks first that ``knn_method`` can search ``metric`` (:func:`check_metric`).
+    ``'auto'`` picks exact blocked search for the metrics of ``METRICS`` (and
+    ``'precomputed'``) on a GPU and, on the CPU, up to ``EXACT_KNN_MAX_SAMPLES`` rows;
+    above that, and for every other metric, pynndescent. FAISS is used only when asked
+    for: on 2 CPU cores, 1M x 50 clustered rows took 233 s with pynndescent (its ~60 s of
+    numba compilation included; recall 1.000) against 303 s with FAISS HNSW (recall
+    0.998), and at 100k x 50, 58 s (4 s once compiled) against 9-11 s.
     """
-    if knn_method not in KNN_METHODS:
-        raise ValueError(f"knn_method: expected one of {list(KNN_METHODS)}, got {knn_method!r}")
+    check_metric(metric, metric_kwds, knn_method)
     if knn_method != "auto":
         return knn_method
+    name = _canonical(metric)
+    if name == PRECOMPUTED:
+        return "exact"
     on_gpu = device is not None and torch.device(device).type != "cpu"
-    if on_gpu or n_samples <= EXACT_KNN_MAX_SAMPLES:
+    if name in METRICS and (on_gpu or n_samples <= EXACT_KNN_MAX_SAMPLES):
         return "exact"
     return "pynndescent"
 
 
 def nearest_neighbors(
-    X: np.ndarray,
+    X: np.ndarray | scipy.sparse.spmatrix,
     n_neighbors: int,
     metric: str = "euclidean",
     random_state: int | None = None,
     device: torch.device | str | None = None,
     knn_method: str = "auto",
+    *,
+    metric_kwds: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """k nearest neighbours by the method :func:`resolve_knn_method` picks.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features), float32
+        With ``metric='precomputed'``, a square distance matrix of shape
+        (n_samples, n_samples), dense or scipy sparse (:func:`knn_from_distances`).
     n_neighbors : int
-    metric : {'euclidean', 'cosine', 'manhattan', 'correlation'}
+    metric : str
+        Any name of ``ALL_METRICS``; see :func:`check_metric` for which ``knn_method``
+        serves which.
     random_state : int, optional
         Seeds pynndescent.
     device : torch device, optional
         Where exact search runs (and FAISS, if it has GPU support).
     knn_method : {'auto', 'exact', 'pynndescent', 'faiss'}
+    metric_kwds : dict, optional
+        Keyword arguments of the metric, e.g. ``{'p': 3}`` for minkowski.
 
     Returns
     -------
@@ -355,55 +907,124 @@ def nearest_neighbors(
         Self first, then by increasing distance.
     distances : ndarray of shape (n_samples, n_neighbors), float32
     """
-    method = resolve_knn_method(knn_method, X.shape[0], metric, device)
+    method = resolve_knn_method(knn_method, X.shape[0], metric, device, metric_kwds=metric_kwds)
+    if metric == PRECOMPUTED:
+        return knn_from_distances(X, n_neighbors)
     if method == "exact":
-        return exact_knn(X, n_neighbors, metric, device=device)
+        return exact_knn(X, n_neighbors, metric, device=device, metric_kwds=metric_kwds)
     if method == "faiss":
         return faiss_knn(X, n_neighbors, metric, device)
-    return approximate_knn(X, n_neighbors, metric, random_state)
+    return approximate_knn(X, n_neighbors, metric, random_state, metric_kwds=metric_kwds)
+
+
+# ---------------------------------------------------------------- fuzzy simplicial set
+def _rho(d: np.ndarray, local_connectivity: float) -> np.ndarray:
+    """umap-learn's ``rho``: the ``local_connectivity``-th positive finite distance of a row.
+
+    With ``nz`` a row's positive finite distances in order and ``local_connectivity =
+    i + f`` (``i`` whole, ``f`` the fraction): ``nz[i-1] + f (nz[i] - nz[i-1])`` (``f``
+    only above the bisection tolerance), ``f nz[0]`` when ``i = 0``; ``max(nz)`` when a
+    row has fewer than ``local_connectivity`` of them, 0 when it has none. The float32 /
+    float64 steps are umap-learn's, so that ``rho`` is bit-identical.
+
+    Parameters
+    ----------
+    d : ndarray of shape (m, n_neighbors), float32
+
+    Returns
+    -------
+    rho : ndarray of shape (m,), float32
+    """
+    m = d.shape[0]
+    nz = (d > 0.0) & np.isfinite(d)
+    running = np.cumsum(nz, axis=1, dtype=np.int32)
+    count = running[:, -1]
+    rows = np.arange(m)
+
+    def nth(j: int) -> np.ndarray:
+        """The ``j``-th (from 0) positive finite distance of rows that have one."""
+        return d[rows, np.argmax(running > j, axis=1)]
+
+    index = int(np.floor(local_connectivity))
+    fraction = local_connectivity - index
+    if index > 0:
+        rho = nth(index - 1)
+        if fraction > _SMOOTH_K_TOLERANCE:
+            step = (nth(index) - rho).astype(np.float64)
+            rho = (rho.astype(np.float64) + fraction * step).astype(np.float32)
+    else:
+        rho = (fraction * nth(0).astype(np.float64)).astype(np.float32)
+    rho = np.where(count >= local_connectivity, rho, np.float32(0.0))
+    fewer = (count < local_connectivity) & (count > 0)
+    if fewer.any():
+        rho[fewer] = np.where(nz[fewer], d[fewer], -np.inf).max(axis=1)
+    return rho
 
 
 def smooth_knn_dist(
-    distances: np.ndarray, k: float, n_iter: int = 64
+    distances: np.ndarray,
+    k: float,
+    n_iter: int = 64,
+    *,
+    local_connectivity: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-point kernel width ``sigma`` and offset ``rho`` (local connectivity 1).
+    """Per-point kernel width ``sigma`` and offset ``rho``, as umap-learn computes them.
 
     The same bisection as umap-learn's ``smooth_knn_dist``, run for all points at once:
     ``sum_j exp(-(d_ij - rho_i) / sigma_i) = log2(k)`` over the neighbours after the
-    first column, with ``rho_i`` the distance to the nearest non-identical neighbour.
-    Rows are processed ``_SMOOTH_K_CHUNK`` at a time, so that the float64 temporaries
-    stay a few tens of MB whatever the number of points.
+    first column (terms with ``d_ij <= rho_i`` count 1), with ``rho_i`` from
+    ``local_connectivity`` (:func:`_rho`; 1: the distance to the nearest non-identical
+    neighbour), and ``sigma_i`` at least ``1e-3`` times the row's mean distance (the
+    mean of all rows for points with ``rho_i = 0``). Rows are processed
+    ``_SMOOTH_K_CHUNK`` at a time, so that the float64 temporaries stay a few tens of MB
+    whatever the number of points.
+
+    Infinite distances are removed neighbours (``disconnection_distance``): they add
+    nothing to the sum and count neither in ``rho`` nor in the means. umap-learn up to
+    0.5.12 lets them into the means, which makes ``sigma`` infinite, and so every kept
+    edge of such a point weigh 1 (lmcinnes/umap#1286); rows without one are identical.
 
     Parameters
     ----------
     distances : array of shape (n_samples, n_neighbors)
-        Sorted distances, self in column 0.
+        Sorted distances, self in column 0; ``inf`` for removed neighbours.
     k : float
         The neighbourhood size the kernel is normalised to.
+    n_iter : int
+        Bisection steps at most.
+    local_connectivity : float
+        Neighbours assumed connected at full strength (umap-learn's, default 1; >= 0,
+        fractions interpolate).
 
     Returns
     -------
     sigmas, rhos : ndarrays of shape (n_samples,), float32
     """
+    local_connectivity = _check_real("local_connectivity", local_connectivity, 0.0)
     distances = np.asarray(distances, dtype=np.float32)
     n = distances.shape[0]
-    positive = distances > 0.0
-    has_positive = positive.any(axis=1)
-    first_positive = np.argmax(positive, axis=1)
-    rho = np.where(has_positive, distances[np.arange(n), first_positive], 0.0).astype(np.float32)
-    del positive
+    finite = np.isfinite(distances)
+    all_finite = bool(finite.all())
 
+    rho = np.empty(n, dtype=np.float32)
     sigma = np.empty(n, dtype=np.float32)
     for start in range(0, n, _SMOOTH_K_CHUNK):
         rows = slice(start, start + _SMOOTH_K_CHUNK)
-        d = distances[rows, 1:].astype(np.float64) - rho[rows, None].astype(np.float64)
+        rho[rows] = _rho(distances[rows], local_connectivity)
+        # float32 differences, as umap-learn's numba loop takes them, then float64 sums.
+        d = (distances[rows, 1:] - rho[rows, None]).astype(np.float64)
         sigma[rows] = _bisect_sigma(d, np.log2(k), n_iter)
 
-    floor = np.where(
-        rho > 0.0,
-        _MIN_K_DIST_SCALE * distances.mean(axis=1),
-        _MIN_K_DIST_SCALE * distances.mean(),
-    ).astype(np.float32)
+    row_mean = distances.mean(axis=1)
+    if all_finite:
+        mean = distances.mean()
+    else:
+        mean = distances[finite].mean()
+        partial = ~finite.all(axis=1)
+        row_mean[partial] = np.mean(distances[partial], axis=1, where=finite[partial])
+    floor = np.where(rho > 0.0, _MIN_K_DIST_SCALE * row_mean, _MIN_K_DIST_SCALE * mean).astype(
+        np.float32
+    )
     sigma = np.maximum(sigma, floor)
     return sigma, rho
 
@@ -452,9 +1073,21 @@ def _bisect_sigma(d: np.ndarray, target: float, n_iter: int) -> np.ndarray:
 
 
 def fuzzy_simplicial_set(
-    knn_indices: np.ndarray, knn_dists: np.ndarray, n_vertices: int | None = None
+    knn_indices: np.ndarray,
+    knn_dists: np.ndarray,
+    n_vertices: int | None = None,
+    *,
+    local_connectivity: float = 1.0,
+    set_op_mix_ratio: float = 1.0,
+    disconnection_distance: float | None = None,
 ) -> scipy.sparse.csr_matrix:
     """UMAP's symmetric fuzzy graph from a kNN graph.
+
+    What umap-learn's ``UMAP.fit`` builds from the same neighbours: neighbours at
+    ``disconnection_distance`` or beyond removed (index -1, distance inf), then
+    ``umap.umap_.fuzzy_simplicial_set`` with ``local_connectivity`` and
+    ``set_op_mix_ratio``. Equal to it within 1e-6 (tested), except that removed
+    neighbours do not reach the kernel widths (see :func:`smooth_knn_dist`).
 
     Parameters
     ----------
@@ -462,24 +1095,47 @@ def fuzzy_simplicial_set(
         Self in column 0, as returned by :func:`nearest_neighbors`. ``-1`` marks a
         missing neighbour.
     knn_dists : array of shape (n_samples, n_neighbors)
+    n_vertices : int, optional
+        Rows and columns of the graph; ``n_samples`` by default.
+    local_connectivity : float
+        Neighbours each point is connected to at full strength (>= 0; umap-learn's
+        default 1; fractions interpolate between neighbour distances).
+    set_op_mix_ratio : float
+        In [0, 1]: ``r (A + A.T - A * A.T) + (1 - r) A * A.T`` of the directed
+        memberships ``A``; 1 (default) the fuzzy union, 0 the fuzzy intersection.
+    disconnection_distance : float, optional
+        Neighbours at this distance or beyond are removed (> 0). None removes none; the
+        metric's default is :func:`default_disconnection_distance`, which
+        :func:`build_graph` applies.
 
     Returns
     -------
-    graph : scipy.sparse.csr_matrix of shape (n_samples, n_samples), float32
-        Symmetric membership strengths (fuzzy union of the directed kNN sets).
+    graph : scipy.sparse.csr_matrix of shape (n_vertices, n_vertices), float32
+        Symmetric membership strengths.
     """
+    local_connectivity, set_op_mix_ratio, disconnection_distance = check_fuzzy_set_params(
+        local_connectivity, set_op_mix_ratio, disconnection_distance
+    )
     knn_indices = np.asarray(knn_indices)
-    knn_dists = np.asarray(knn_dists, dtype=np.float32)
+    knn_dists = np.asarray(knn_dists)
+    if disconnection_distance is not None and disconnection_distance < math.inf:
+        # Compared in float64: exactly "distance >= disconnection_distance".
+        removed = knn_dists >= np.float64(disconnection_distance)
+        if removed.any():
+            knn_indices = np.where(removed, -1, knn_indices)
+            knn_dists = np.where(removed, np.inf, knn_dists)
+    knn_dists = knn_dists.astype(np.float32, copy=False)
     n, k = knn_indices.shape
     n_vertices = n if n_vertices is None else n_vertices
-    sigmas, rhos = smooth_knn_dist(knn_dists, float(k))
+    sigmas, rhos = smooth_knn_dist(knn_dists, float(k), local_connectivity=local_connectivity)
 
     # 32-bit indices halve the memory of the sparse steps below whenever they can.
     index_dtype = np.int32 if n_vertices < 2**31 else np.int64
     rows = np.repeat(np.arange(n, dtype=index_dtype), k)
     cols = knn_indices.ravel().astype(index_dtype, copy=False)
     excess = knn_dists - rhos[:, None]
-    # Entries with excess <= 0 (self, ties with rho) are overwritten with 1 just below.
+    # Entries with excess <= 0 (self, ties with rho) are overwritten with 1 just below;
+    # removed neighbours (inf) get 0 and are dropped with the -1 entries.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         vals = np.exp(-(excess / sigmas[:, None])).astype(np.float32)
     vals[(excess <= 0.0) | (sigmas[:, None] == 0.0)] = 1.0
@@ -491,22 +1147,71 @@ def fuzzy_simplicial_set(
     )
     transpose = directed.T.tocsr()
     product = directed.multiply(transpose)
-    graph = (directed + transpose - product).tocsr()
+    graph = directed + transpose - product
+    if set_op_mix_ratio != 1.0:
+        graph = set_op_mix_ratio * graph + (1.0 - set_op_mix_ratio) * product
+    graph = graph.tocsr()
     graph.eliminate_zeros()
     return graph.astype(np.float32)
 
 
 def build_graph(
-    X: np.ndarray,
+    X: np.ndarray | scipy.sparse.spmatrix,
     n_neighbors: int,
     metric: str = "euclidean",
     random_state: int | None = None,
     device: torch.device | str | None = None,
     knn_method: str = "auto",
+    *,
+    metric_kwds: Mapping[str, Any] | None = None,
+    local_connectivity: float = 1.0,
+    set_op_mix_ratio: float = 1.0,
+    disconnection_distance: float | None = None,
+    precomputed_knn: tuple | None = None,
 ) -> EdgeList:
     """Nearest neighbours then fuzzy simplicial set, as a directed edge list.
 
-    See :func:`nearest_neighbors` for the parameters.
+    Every argument is checked before the search. See :func:`nearest_neighbors` for the
+    search and :func:`fuzzy_simplicial_set` for ``local_connectivity`` and
+    ``set_op_mix_ratio``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        With ``metric='precomputed'``, a square distance matrix, dense or scipy sparse.
+        With ``precomputed_knn``, only its number of rows is used.
+    disconnection_distance : float, optional
+        Neighbours at this distance or beyond are removed; None takes umap-learn's
+        default for the metric (:func:`default_disconnection_distance`: 2 for cosine
+        and correlation, 1 for hellinger, jaccard, bit_jaccard, dice, otherwise none).
+    precomputed_knn : tuple (indices, distances[, search_index]), optional
+        Neighbours computed elsewhere, then no search runs (:func:`check_precomputed_knn`).
+        The graph is bit-identical to the one from the search that gave them.
+
+    Returns
+    -------
+    EdgeList
     """
-    indices, distances = nearest_neighbors(X, n_neighbors, metric, random_state, device, knn_method)
-    return EdgeList.from_sparse(fuzzy_simplicial_set(indices, distances))
+    kwds = check_metric(metric, metric_kwds, knn_method)
+    local_connectivity, set_op_mix_ratio, disconnection_distance = check_fuzzy_set_params(
+        local_connectivity, set_op_mix_ratio, disconnection_distance
+    )
+    n_samples = X.shape[0]
+    if precomputed_knn is not None:
+        indices, distances = check_precomputed_knn(precomputed_knn, n_samples, n_neighbors)
+    else:
+        _check_n_neighbors(n_neighbors, n_samples)
+        indices, distances = nearest_neighbors(
+            X, n_neighbors, metric, random_state, device, knn_method, metric_kwds=kwds
+        )
+    if disconnection_distance is None:
+        disconnection_distance = default_disconnection_distance(metric)
+    graph = fuzzy_simplicial_set(
+        indices,
+        distances,
+        n_samples,
+        local_connectivity=local_connectivity,
+        set_op_mix_ratio=set_op_mix_ratio,
+        disconnection_distance=disconnection_distance,
+    )
+    return EdgeList.from_sparse(graph)
