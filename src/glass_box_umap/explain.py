@@ -289,4 +289,94 @@ def contributions_frame(
     )
 
 
-__all__ = ["contributions_frame", "explain_difference", "explain_groups", "top_features"]
+def to_shap(
+    contributions: Any,
+    X: Any,
+    component: int = 0,
+    feature_names: Sequence[str] | None = None,
+    base_values: Any = None,
+) -> Any:
+    """One embedding component's contributions as a ``shap.Explanation``, for SHAP's plots.
+
+    ``shap.plots.waterfall(e[i])``, ``beeswarm(e)``, ``bar(e)`` and ``heatmap(e)`` then
+    draw our exact contributions. As for SHAP values, ``values[i].sum() + base_values[i]``
+    is the explained output: here sample ``i``'s coordinate on the embedding component.
+
+    Parameters
+    ----------
+    contributions : array of shape (n_samples, n_components, n_features)
+        Or (n_samples, n_components, *input_shape), flattened in C order. From
+        :meth:`GlassBoxUMAP.compute_contributions` (reference: the origin of the
+        embedding, where the training mean lands) or from
+        :func:`glass_box_umap.paths.path_contributions` (reference: its baseline).
+    X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+        The samples explained, as given to the model: the feature values the plots show.
+        A DataFrame's columns name the features unless ``feature_names`` is given.
+    component : int, default 0
+        The embedding component explained, numbered from 0.
+    feature_names : sequence of str, optional
+    base_values : float or array of shape (n_samples,), optional
+        Where the reference lands on the component. ``None`` is 0: the reference of
+        ``compute_contributions``. For path contributions give the baseline's embedding,
+        ``reducer.transform(baseline)[:, component]``.
+
+    Returns
+    -------
+    shap.Explanation
+        ``values`` (n_samples, n_features), ``base_values`` (n_samples,), ``data``
+        (n_samples, n_features), ``feature_names``; float64.
+
+    Raises
+    ------
+    ImportError
+        shap is not installed: ``pip install glass_box_umap[shap]``.
+    ValueError
+        Naming ``contributions``, ``X``, ``component`` or ``base_values``.
+    """
+    try:
+        import shap
+    except ImportError as err:
+        raise ImportError(
+            "to_shap needs the optional dependency shap: pip install glass_box_umap[shap]"
+        ) from err
+    C = check_contributions(contributions)
+    n, n_components, n_features = C.shape
+    if (
+        isinstance(component, bool)
+        or not isinstance(component, (int, np.integer))
+        or not 0 <= component < n_components
+    ):
+        raise ValueError(
+            f"component: expected an integer in [0, {n_components - 1}], got {component!r}"
+        )
+    if feature_names is None and isinstance(getattr(X, "columns", None), pd.Index):
+        feature_names = [str(c) for c in X.columns]
+    data = np.asarray(X, dtype=np.float64)
+    if data.shape[0] != n or data.size != n * n_features:
+        raise ValueError(
+            f"X: expected {n} samples of {n_features} features like the contributions, got "
+            f"shape {data.shape}"
+        )
+    names = resolve_feature_names(feature_names, _sample_shape(contributions))
+    base = np.zeros(n) if base_values is None else np.asarray(base_values, dtype=np.float64)
+    if base.ndim == 0:
+        base = np.full(n, float(base))
+    if base.shape != (n,) or not np.isfinite(base).all():
+        raise ValueError(
+            f"base_values: expected a finite number or {n} of them, got shape {base.shape}"
+        )
+    return shap.Explanation(
+        values=C[:, component].astype(np.float64),
+        base_values=base,
+        data=data.reshape(n, n_features),
+        feature_names=names,
+    )
+
+
+__all__ = [
+    "contributions_frame",
+    "explain_difference",
+    "explain_groups",
+    "to_shap",
+    "top_features",
+]
