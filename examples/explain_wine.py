@@ -65,8 +65,8 @@ def describe_group(table: pd.DataFrame, group: str, n: int = 3) -> str:
     """One line: the group's strongest features and the direction each pushes it."""
     rows = table[(table["group"] == group) & (table["rank"] <= n)]
     parts = [
-        f"{r.feature} ({100 * r.l2_share:.0f}%, axis1 {r.mean_axis1:+.2f}, "
-        f"axis2 {r.mean_axis2:+.2f})"
+        f"{r.feature} ({100 * r.l2_share:.0f}%, component 0 {r.mean_component0:+.2f}, "
+        f"component 1 {r.mean_component1:+.2f})"
         for r in rows.itertuples()
     ]
     return f"{group}: " + "; ".join(parts)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
 
     figures = {
         "embedding.png": plot_embedding(emb, cultivar, title="Wine by cultivar"),
-        "top_features.png": plot_top_features(C, cultivar, n=6, feature_names=names),
+        "top_features.png": plot_top_features(C, cultivar, k=6, feature_names=names),
     }
     strongest = table.groupby("feature")["mean_l2"].mean().idxmax()
     # Feature names may hold characters a file name cannot ("od280/od315_of_...").

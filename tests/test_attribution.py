@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -78,12 +79,12 @@ def test_jacobian_under_inference_mode_and_bad_method():
 
 
 def test_projection_then_encoder_jacobian_is_the_chain_rule():
-    from glass_box_umap.estimator import _GlassBox
+    from glass_box_umap.model import GlassBoxMap
 
     torch.manual_seed(0)
     projection = torch.randn(6, 15, dtype=torch.float64)
     for encoder in (MLPEncoder(6, 2), ResidualEncoder(6, 2)):
-        model = _GlassBox(encoder, projection.float()).double().eval()
+        model = GlassBoxMap(encoder, np.zeros(15), projection.float()).double().eval()
         x = torch.randn(10, 15, dtype=torch.float64)
         jac, out = batch_jacobian(model, x)
         ref, ref_out = batch_jacobian(model, x, method="autograd")

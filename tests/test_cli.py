@@ -67,13 +67,13 @@ def test_fit_writes_all_outputs(fitted_dir, wine_csv):
     assert "178 samples x 13 features" in result.stdout
     assert "time: read" in result.stdout and "fit" in result.stdout
     emb = pd.read_csv(out / "embedding.csv")
-    assert list(emb.columns) == ["sample", "umap1", "umap2", "label"]
+    assert list(emb.columns) == ["sample", "glassboxumap0", "glassboxumap1", "label"]
     assert list(emb["label"]) == list(frame["cultivar"])
     with np.load(out / "contributions.npz") as npz:
         C = npz["contributions"]
         assert C.shape == (178, 2, 13) and C.dtype == np.float32
         assert list(npz["feature_names"]) == features
-    coords = emb[["umap1", "umap2"]].to_numpy()
+    coords = emb[["glassboxumap0", "glassboxumap1"]].to_numpy()
     np.testing.assert_allclose(C.sum(-1), coords, atol=1e-5 * np.abs(coords).max())
     model = GlassBoxUMAP.load(out / "model.safetensors")
     assert list(model.feature_names_in_) == features
@@ -99,7 +99,11 @@ def test_transform_and_explain(fitted_dir, wine_csv, tmp_path):
     assert result.returncode == 0, result.stderr
     again = pd.read_csv(tmp_path / "e.csv")
     fitted = pd.read_csv(out / "embedding.csv")
-    np.testing.assert_allclose(again[["umap1", "umap2"]], fitted[["umap1", "umap2"]], atol=1e-6)
+    np.testing.assert_allclose(
+        again[["glassboxumap0", "glassboxumap1"]],
+        fitted[["glassboxumap0", "glassboxumap1"]],
+        atol=1e-6,
+    )
 
     result = run_cli(
         "explain",
@@ -207,7 +211,9 @@ def test_demo_writes_outputs(tmp_path):
     contributions = np.load(out / "contributions.npy")
     assert emb.shape == (1797, 4)
     assert contributions.shape == (1797, 2, 64) and contributions.dtype == np.float32
-    np.testing.assert_allclose(contributions.sum(-1), emb[["umap1", "umap2"]], atol=1e-4)
+    np.testing.assert_allclose(
+        contributions.sum(-1), emb[["glassboxumap0", "glassboxumap1"]], atol=1e-4
+    )
     assert GlassBoxUMAP.load(out / "model.safetensors").n_features_in_ == 64
 
 

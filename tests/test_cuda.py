@@ -8,6 +8,7 @@ for the GPU explicitly.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -45,8 +46,8 @@ def _fit(X, cuda_graphs: bool, monkeypatch, **kwargs):
     created = []
     original = training.UMAPModule.__init__
 
-    def init(self, *args, **kw):
-        original(self, *args, **{**kw, "cuda_graphs": cuda_graphs})
+    def init(self, *args, config, **kw):
+        original(self, *args, config=dataclasses.replace(config, cuda_graphs=cuda_graphs), **kw)
         created.append(self)
 
     steps = _Steps()

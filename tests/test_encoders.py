@@ -182,8 +182,8 @@ def test_conv_on_images_contributions_sum_exactly(fitted_conv, images):
     assert np.abs(C.sum((2, 3, 4)) - emb).max() <= 1e-5 * np.abs(emb).max()
     C64 = fitted_conv.compute_contributions(X, dtype="float64")
     with torch.no_grad():
-        out = fitted_conv._model.double()(torch.from_numpy(X - fitted_conv.mean_).double())
-        fitted_conv._model.float()
+        out = fitted_conv.map_.double()(torch.from_numpy(X - fitted_conv.mean_).double())
+        fitted_conv.map_.float()
     assert np.abs(C64.sum((2, 3, 4)) - out.numpy()).max() <= 1e-12 * np.abs(out.numpy()).max()
     assert fitted_conv.compute_contributions(X[:5], reduction="l2").shape == (5, 1, 8, 8)
 
@@ -334,13 +334,13 @@ def test_registered_custom_encoder_is_checked_shipped_ones_are_not(registry, dig
 
     X, _ = digits
     calls = []
-    real = estimator.check_encoder_at_fit
+    real = estimator.warn_if_inexact
 
     def spy(*args, **kwargs):
         calls.append(args[3])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(estimator, "check_encoder_at_fit", spy)
+    monkeypatch.setattr(estimator, "warn_if_inexact", spy)
     GlassBoxUMAP(random_state=0, **TINY).fit(X[:100])
     assert calls == []
     register_encoder("tiny")(Tiny)

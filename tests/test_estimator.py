@@ -126,9 +126,9 @@ def test_contributions_float64_are_exact(fitted, digits):
     C = fitted.compute_contributions(X, dtype="float64")
     assert C.dtype == np.float64
     with torch.no_grad():
-        model64 = fitted._model.double()
+        model64 = fitted.map_.double()
         out = model64(torch.from_numpy(X.astype(np.float64) - fitted.mean_)).numpy()
-        fitted._model.float()
+        fitted.map_.float()
     assert np.abs(C.sum(-1) - out).max() <= 1e-12 * np.abs(out).max()
     assert np.abs(out - fitted.transform(X)).max() < 1e-4 * np.abs(out).max()
 

@@ -88,7 +88,7 @@ def test_hover_shows_every_axis_and_title_names_plotted_axes():
     assert (
         _model(layout, "points").data["tip"][0] == "<b>v</b>: +1, -2, +0.5<br><b>u</b>: +0, +0, +0"
     )
-    assert _model(layout, "scatter").title.text.endswith("(axes 1 and 2 of 3)")
+    assert _model(layout, "scatter").title.text.endswith("(components 0 and 1 of 3)")
 
 
 def test_arrays_travel_as_float32_and_start_in_group_mode():
@@ -380,7 +380,7 @@ def test_page_renders_and_widgets_work_in_chromium(browser, tmp_path):
     values = C[:, 0, names.index(kept[j])]
     limit = colour_limits(C[:, :2, [names.index(kept[j])]])[0, 0]
     assert state[0] == pytest.approx(-limit) and state[1] == pytest.approx(limit)
-    assert state[2:] == [256, True, f"{kept[j]}: signed, axis 1"]
+    assert state[2:] == [256, True, f"{kept[j]}: signed, component 0"]
     feature_view = page.pixels()
     _assert_scattered(feature_view, 1000)
     _assert_recoloured(groups_view, feature_view, values, limit)
@@ -394,7 +394,7 @@ def test_page_renders_and_widgets_work_in_chromium(browser, tmp_path):
         return [d.get_model_by_name('feature_select').value, m.low,
                 d.get_model_by_name('colorbar').title]; }"""
     )
-    assert picked == [str(kept.index("feat_3")), 0, "feat_3: L2 magnitude, axes 1-2"]
+    assert picked == [str(kept.index("feat_3")), 0, "feat_3: L2 magnitude, components 0-1"]
 
     # Top-feature mode hides the colour bar.
     page.set_value("colour_mode", "top")
@@ -405,7 +405,7 @@ def test_page_renders_and_widgets_work_in_chromium(browser, tmp_path):
         """() => { const d = Bokeh.documents[0];
         return [d.get_model_by_name('colour_mode').value,
                 d.get_model_by_name('colorbar').title]; }"""
-    ) == ["feature", "feat_3: signed, axis 2"]
+    ) == ["feature", "feat_3: signed, component 1"]
     # Searching the feature already picked still switches to colouring by it.
     page.set_value("colour_mode", "group")
     page.set_value("feature_search", "feat_3")

@@ -1,5 +1,8 @@
 """Training monitoring: history, snapshots, loss curves, animations, static plots."""
 
+import inspect
+import types
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -114,6 +117,27 @@ def test_save_animation_gif_and_html(snapped, tmp_path):
         snaps.save_animation(tmp_path / "train.mp4")
 
 
+def test_save_animation_method_takes_what_the_function_takes():
+    method = list(inspect.signature(EmbeddingSnapshots.save_animation).parameters.values())
+    function = list(inspect.signature(save_animation).parameters.values())
+    assert method[1:] == function[1:]  # self and snapshots aside, the same keywords
+
+
+def test_views_depend_on_the_snapshot_data_not_the_callback(snapped):
+    _, snaps = snapped
+    data = types.SimpleNamespace(
+        epochs_=snaps.epochs_,
+        embeddings_=snaps.embeddings_,
+        labels_=snaps.labels_,
+        history_=snaps.history_,
+    )
+    fig = plot_training(data)
+    assert len(fig.axes) >= 2
+    plt.close(fig)
+    with pytest.raises(TypeError, match="snapshots: expected an EmbeddingSnapshots"):
+        plot_training(types.SimpleNamespace(epochs_=[0]))
+
+
 def test_tensorboard_images(digits, tmp_path):
     X, _ = digits
     snaps = EmbeddingSnapshots(X, every_n_epochs=4, n_samples=50, log_images=True)
@@ -180,7 +204,7 @@ def test_plot_top_features(fitted, digits):
     X, y = digits
     C = fitted.compute_contributions(X)
     names = [f"pixel{j}" for j in range(64)]
-    fig = plot_top_features(C, y, n=5, feature_names=names)
+    fig = plot_top_features(C, y, k=5, feature_names=names)
     panels = [ax for ax in fig.axes if ax.axison]
     assert len(panels) == 10
     table = explain_groups(C, y, names)
@@ -189,7 +213,7 @@ def test_plot_top_features(fitted, digits):
     widths = sorted(p.get_width() for p in panels[3].patches)
     top3 = table[(table["group"] == 3) & (table["rank"] <= 5)]
     np.testing.assert_allclose(
-        widths, sorted([*top3["mean_axis1"], *top3["mean_axis2"]]), rtol=1e-6
+        widths, sorted([*top3["mean_component0"], *top3["mean_component1"]]), rtol=1e-6
     )
 
 

@@ -1,6 +1,7 @@
 """Large-data paths on small data: kNN method choice, bounded-memory blocks, trainer
 arguments, mixed precision, and the graph-replay machinery's fallback to eager steps."""
 
+import dataclasses
 import json
 import warnings
 
@@ -214,8 +215,8 @@ def test_cuda_graphs_requested_on_cpu_warn_and_train_eagerly(X, monkeypatch):
     created = []
     original = training.UMAPModule.__init__
 
-    def with_graphs(self, *args, **kwargs):
-        original(self, *args, **kwargs, cuda_graphs=True)
+    def with_graphs(self, *args, config, **kwargs):
+        original(self, *args, config=dataclasses.replace(config, cuda_graphs=True), **kwargs)
         created.append(self)
 
     monkeypatch.setattr(training.UMAPModule, "__init__", with_graphs)
@@ -257,14 +258,15 @@ def test_failed_capture_falls_back_to_identical_eager_steps(X, monkeypatch):
 
 
 def test_history_travels_in_the_module_state_dict():
+    config = training.TrainingConfig(a=1.0, b=1.0, seed=0, steps_per_epoch=1, batch_size=4)
     module = training.UMAPModule(
-        torch.nn.Linear(2, 2, bias=False), torch.zeros(3, 2), None, 1.0, 1.0, 1, 1.0, 1e-3, 4, 1, 0
+        torch.nn.Linear(2, 2, bias=False), torch.zeros(3, 2), None, config=config
     )
     module.history["loss"] = [3.0, 2.0]
     module.best_epoch = 1
     state = module.state_dict()
     other = training.UMAPModule(
-        torch.nn.Linear(2, 2, bias=False), torch.zeros(3, 2), None, 1.0, 1.0, 1, 1.0, 1e-3, 4, 1, 0
+        torch.nn.Linear(2, 2, bias=False), torch.zeros(3, 2), None, config=config
     )
     other.load_state_dict(state)
     assert other.history["loss"] == [3.0, 2.0] and other.best_epoch == 1

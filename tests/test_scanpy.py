@@ -79,10 +79,13 @@ def test_scanpy_checks(adata):
 def test_contributions_frame_is_tidy_and_sums_back():
     rng = np.random.default_rng(0)
     C = rng.normal(size=(4, 2, 3)).astype(np.float32)
-    frame = contributions_frame(C, ["a", "b", "c"], samples=["s0", "s1", "s2", "s3"])
+    with pytest.warns(FutureWarning, match="'component' column now counts from 0"):
+        frame = contributions_frame(C, ["a", "b", "c"], samples=["s0", "s1", "s2", "s3"])
     assert list(frame.columns) == ["sample", "component", "feature", "contribution"]
     assert len(frame) == 24
-    row = frame[(frame["sample"] == "s2") & (frame["component"] == 2) & (frame["feature"] == "b")]
+    # components are numbered from 0, as component= and get_feature_names_out number them
+    assert sorted(frame["component"].unique()) == [0, 1]
+    row = frame[(frame["sample"] == "s2") & (frame["component"] == 1) & (frame["feature"] == "b")]
     assert row["contribution"].item() == C[2, 1, 1]
     sums = frame.groupby(["sample", "component"], observed=True)["contribution"].sum()
     np.testing.assert_allclose(sums.to_numpy().reshape(4, 2), C.sum(-1), rtol=1e-6)

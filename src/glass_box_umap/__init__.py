@@ -6,8 +6,9 @@ from .encoders import available_encoders, register_encoder, unregister_encoder
 from .estimator import GlassBoxUMAP
 from .exactness import ExactnessReport, ExactnessWarning, check_exactness
 from .explain import contributions_frame, explain_difference, explain_groups, top_features
+from .persistence import package_version
 
-__version__ = "0.1.0"
+__version__ = package_version()
 
 __all__ = [
     "EmbeddingSnapshots",

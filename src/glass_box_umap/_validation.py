@@ -6,6 +6,7 @@ Every error names the argument and says what was wrong with it.
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -243,3 +244,73 @@ def resolve_dtype(dtype: Any) -> torch.dtype:
     if key not in mapping:
         raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
     return mapping[key]
+
+
+def check_samples(X: Any, name: str = "X") -> tuple[Any, tuple[int, ...]]:
+    """``X`` validated as 2-D (n_samples, n_features), and the shape of one sample.
+
+    N-D numpy arrays and tensors (images) are validated flattened; their per-sample
+    shape is returned so that the encoder sees them as they were. Sparse input stays
+    sparse (CSR float64).
+    """
+    input_shape = None
+    if isinstance(X, (np.ndarray, torch.Tensor)) and X.ndim > 2:
+        input_shape = tuple(int(d) for d in X.shape[1:])
+        X = X.reshape(X.shape[0], int(np.prod(input_shape)))
+    X = check_array(X, name, accept_sparse=True)
+    return X, input_shape or (X.shape[1],)
+
+
+#: Above this many values, counting distinct rows (a sort) is skipped as too costly.
+DISTINCT_CHECK_MAX_VALUES = 10_000_000
+
+
+def check_distinct(X: Any, n_neighbors: int, name: str = "X") -> None:
+    """Reject data with too few distinct samples to have ``n_neighbors`` neighbours.
+
+    Skipped above :data:`DISTINCT_CHECK_MAX_VALUES` dense values (rows x columns, not
+    ``X.size``, which counts only the stored values of sparse input): it densifies ``X``.
+    """
+    if X.shape[0] * X.shape[1] > DISTINCT_CHECK_MAX_VALUES:
+        return
+    X = X.toarray() if scipy.sparse.issparse(X) else X
+    if (X == X[0]).all():
+        raise ValueError(f"{name}: all samples are identical; there is no structure to embed")
+    n_distinct = len(np.unique(X, axis=0))
+    if n_distinct < n_neighbors + 1:
+        raise ValueError(
+            f"{name}: has only {n_distinct} distinct samples, but n_neighbors={n_neighbors} "
+            f"needs at least {n_neighbors + 1}"
+        )
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+#: Default of a renamed keyword and of its new name, so that "not given" is told apart
+#: from every value a caller could pass (None included).
+MISSING: Any = _Missing()
+
+
+def renamed_keyword(where: str, new: str, value: Any, old: str, old_value: Any) -> Any:
+    """The value of a keyword that was renamed from ``old`` to ``new``, warning if ``old`` is used.
+
+    ``value`` and ``old_value`` are :data:`MISSING` when not given. The old spelling keeps
+    working for one release with a ``FutureWarning``; giving both is an error, and giving
+    neither raises the ``TypeError`` a missing required argument would.
+    """
+    if old_value is MISSING:
+        if value is MISSING:
+            raise TypeError(f"{where}() missing required argument: {new!r}")
+        return value
+    if value is not MISSING:
+        raise TypeError(f"{where}: got {new}= and its old name {old}=; pass {new}= only")
+    warnings.warn(
+        f"{where}: the keyword {old}= is renamed {new}=; {old}= will stop working in the next "
+        "release",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return old_value

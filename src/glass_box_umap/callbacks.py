@@ -11,7 +11,6 @@ Pass them in ``extra_callbacks``; they fill their own attributes during ``fit``:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +45,13 @@ class EmbeddingSnapshots(pl.Callback):
         Seed of the subsample.
     log_images : bool, default False
         Also write each snapshot as an image to the trainer's TensorBoard logger
-        (tag ``embedding``). Rendering a figure costs ~0.1 s, so this is off by default
-        (``python benchmarks/snapshot_overhead.py`` prints the cost).
+        (tag ``embedding``). Rendering a figure costs far more than the forward pass, so
+        this is off by default (``python benchmarks/snapshot_overhead.py`` prints the cost).
     live : bool, default False
         In a Jupyter notebook, redraw the latest snapshot and the loss curve so far in
         the cell's output, in place, at every snapshot (IPython's display handles: no
         server, no thread, nothing left running after ``fit``). Each redraw renders a
-        figure (~0.2-0.4 s for 1,000 points: ``python benchmarks/snapshot_overhead.py``).
+        figure (``python benchmarks/snapshot_overhead.py`` prints what a redraw costs).
         Outside a notebook it warns once and only records.
 
     Attributes
@@ -151,9 +150,7 @@ class EmbeddingSnapshots(pl.Callback):
             self._display.update(live_figure(emb, self.labels_, epoch, history))
 
     # ------------------------------------------------------------------ output
-    def save_animation(
-        self, path: str | Path, fps: float = 4.0, dpi: int = 80, **kwargs: Any
-    ) -> Path:
+    def save_animation(self, path: str | Path, fps: float = 4.0, dpi: int = 80) -> Path:
         """Write an animation that steps through the snapshots.
 
         Parameters
@@ -163,8 +160,6 @@ class EmbeddingSnapshots(pl.Callback):
         fps : float, default 4
             Frames (snapshots) per second.
         dpi : int, default 80
-        **kwargs
-            Passed to :func:`glass_box_umap.plotting.training.animate`.
 
         Returns
         -------
@@ -173,7 +168,7 @@ class EmbeddingSnapshots(pl.Callback):
         """
         from .plotting.training import save_animation
 
-        return save_animation(self, path, fps=fps, dpi=dpi, **kwargs)
+        return save_animation(self, path, fps=fps, dpi=dpi)
 
     def __len__(self) -> int:
         return len(self.epochs_)
@@ -217,14 +212,3 @@ def _notebook_display() -> _LiveDisplay | None:
         )
         return None
     return _LiveDisplay(display)
-
-
-def check_snapshots(snapshots: Any) -> tuple[Sequence[int], Sequence[np.ndarray]]:
-    """The epochs and embeddings of a filled :class:`EmbeddingSnapshots`, or a clear error."""
-    if not isinstance(snapshots, EmbeddingSnapshots):
-        raise TypeError(
-            f"snapshots: expected an EmbeddingSnapshots, got {type(snapshots).__name__}"
-        )
-    if not snapshots.embeddings_:
-        raise ValueError("snapshots: holds no snapshots yet; pass it in extra_callbacks and fit")
-    return snapshots.epochs_, snapshots.embeddings_

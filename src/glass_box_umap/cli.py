@@ -48,7 +48,7 @@ def _write_embedding(path: Path, embedding: Any, index: Any, labels: Any = None)
     import pandas as pd
 
     frame = pd.DataFrame(
-        embedding, index=index, columns=[f"umap{k + 1}" for k in range(embedding.shape[1])]
+        embedding, index=index, columns=[f"glassboxumap{k}" for k in range(embedding.shape[1])]
     )
     frame.index.name = "sample"
     if labels is not None:
@@ -96,6 +96,7 @@ def _fit(args: argparse.Namespace) -> int:
 
     from . import GlassBoxUMAP
     from .io import read_table
+    from .parameters import check_params
     from .plotting import plot_embedding
 
     timer = _Timer()
@@ -119,7 +120,7 @@ def _fit(args: argparse.Namespace) -> int:
     )
     if args.supervised and args.label_column is None:
         raise ValueError("--supervised: needs --label-column, the column holding the classes")
-    reducer._check_params()  # a bad parameter is reported before the file is read
+    check_params(reducer.get_params())  # a bad parameter is reported before the file is read
     with timer("read"):
         table = read_table(args.data, args.label_column, tuple(args.drop_columns))
     X = table.features
@@ -241,7 +242,7 @@ def _explain(args: argparse.Namespace) -> int:
             "plot": out / "top_features.png",
         }
         table_groups.to_csv(paths["groups"], index=False)
-        plot_top_features(contributions, groups, n=args.top, feature_names=names).savefig(
+        plot_top_features(contributions, groups, k=args.top, feature_names=names).savefig(
             paths["plot"], dpi=110
         )
     print(f"{table.source}: {X.shape[0]} samples in {len(set(groups))} groups of {args.groups!r}")

@@ -17,13 +17,10 @@ where a sample lands *relative to where the mean sample lands* (the origin).
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import functools
 import secrets
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,58 +28,17 @@ import numpy as np
 import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.decomposition import PCA
 from torch import nn
 
 from . import _validation as check
-from .attribution import batch_jacobian as _batch_jacobian
-from .attribution import contributions as _contributions
-from .encoders import SHIPPED_ENCODERS, build_encoder, get_encoder_class, make_encoder
-from .exactness import ExactnessWarning, check_encoder_at_fit
-from .graph import KNN_METHODS, METRICS, EdgeList, build_graph
-from .loss import find_ab_params
-from .supervised import intersect_with_labels, label_codes
+from .encoders import SHIPPED_ENCODERS, build_encoder, make_encoder
+from .exactness import warn_if_inexact
+from .graph import EdgeList, build_graph
+from .model import FittedState, GlassBoxMap, encoder_input_dims
+from .parameters import check_fit_data, check_params
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
-
-
-#: Inference batches are padded to this many rows; see ``GlassBoxUMAP._batches``.
-_MIN_ROWS = 16
-
-
-class _GlassBox(nn.Module):
-    """Optional fixed linear projection (the PCA), then the encoder; no offsets anywhere.
-
-    Input: centred samples of shape (n, *input_shape) (PCA only for flat input).
-    Output: (n, n_components).
-    """
-
-    def __init__(self, encoder: nn.Module, projection: torch.Tensor | None) -> None:
-        super().__init__()
-        self.encoder = encoder
-        if projection is None:
-            self.projection = None
-        else:
-            self.projection = nn.Linear(projection.shape[1], projection.shape[0], bias=False)
-            self.projection.weight.data.copy_(projection)
-            self.projection.requires_grad_(False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.projection is not None:
-            x = self.projection(x)
-        return self.encoder(x)
-
-    def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Jacobians (n, n_components, *input_shape) and outputs (n, n_components).
-
-        The encoder's Jacobian (closed form where it has one) times the projection's:
-        the chain rule maps it back to the original features exactly.
-        """
-        if self.projection is None:
-            return _batch_jacobian(self.encoder, x)
-        jac, out = _batch_jacobian(self.encoder, self.projection(x.detach()).detach())
-        return jac @ self.projection.weight, out
 
 
 class GlassBoxUMAP(TransformerMixin, BaseEstimator):
@@ -179,14 +135,13 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         point's mean distance to its graph neighbours (the noise vector is about that
         long); training only, ``transform`` and the contributions stay exact forward
         passes. It teaches the encoder the space around training points, where unseen
-        samples land: with ``input_noise=0.25``, held-out 10-NN accuracy on ``transform``
-        rose from 0.855 to 0.899 on digits, 0.898 to 0.949 on wine and 0.920 to 0.960 on
-        iris (``python benchmarks/generalization.py --set input_noise=0.25``). Off by
-        default because it is an ambient-space smoothness prior: it keeps a manifold
-        rolled up in few dimensions from being unrolled (the swiss roll of
-        ``examples/embedding_refinement.py``: rho_geo 0.98 -> 0.44 for the refined
-        settings). Reach for it on high-dimensional data (expression, images, embeddings)
-        that you will ``transform`` later.
+        samples land, and so raises the quality of ``transform`` on held-out data (README,
+        "How good is the map on unseen points"; ``python benchmarks/generalization.py
+        --set input_noise=0.25``).
+        Off by default because it is an ambient-space smoothness prior: it keeps a
+        manifold rolled up in few dimensions from being unrolled (the swiss roll of
+        ``examples/embedding_refinement.py``). Reach for it on high-dimensional data
+        (expression, images, embeddings) that you will ``transform`` later.
 
     Attributes
     ----------
@@ -196,16 +151,22 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Training mean (per feature, or per element of N-D samples), subtracted before the
         encoder; the mean sample embeds at 0.
     pca_components_ : ndarray of shape (pca_components, n_features) or None
+    map_ : glass_box_umap.model.GlassBoxMap
+        The fitted map (centring, PCA projection, encoder) that ``transform``,
+        ``compute_contributions`` and ``save`` use; on CPU, in eval mode.
     encoder_ : nn.Module
-        The trained encoder (on CPU, eval mode).
-    graph_ : EdgeList
-        The fuzzy graph trained on.
+        The trained encoder, ``map_.encoder``.
+    graph_ : glass_box_umap.graph.EdgeList or None
+        The fuzzy graph trained on (None for a loaded model).
     a_, b_ : float
         Embedding similarity curve ``1 / (1 + a d^(2b))`` fitted from ``min_dist``.
     history_ : dict of lists
         Per-epoch ``epoch``, ``loss``, ``attraction``, ``repulsion``, ``time``, ``lr``.
     best_epoch_ : int or None
         The epoch whose weights were restored.
+    interrupted_ : bool
+        Whether the fit was stopped by ``KeyboardInterrupt`` (False for a loaded model
+        saved by a version that did not record it).
     n_features_in_ : int
         Number of values per sample (the product of ``input_shape_``).
     input_shape_ : tuple of int
@@ -279,79 +240,11 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> dict[str, Any]:
-        """Validated copies of all parameters; raises naming the first bad one."""
-        p: dict[str, Any] = {}
-        p["n_neighbors"] = check.check_int("n_neighbors", self.n_neighbors, 2)
-        p["min_dist"] = check.check_float("min_dist", self.min_dist, 0.0, 1.0)
-        if self.metric not in METRICS:
-            raise ValueError(f"metric: unknown metric {self.metric!r}; available: {list(METRICS)}")
-        p["metric"] = self.metric
-        p["n_components"] = check.check_int("n_components", self.n_components, 1)
-        p["negative_sample_rate"] = check.check_int(
-            "negative_sample_rate", self.negative_sample_rate, 1
-        )
-        p["repulsion_strength"] = check.check_float(
-            "repulsion_strength", self.repulsion_strength, 0.0
-        )
-        p["pca_components"] = (
-            None
-            if self.pca_components is None
-            else check.check_int("pca_components", self.pca_components, 1)
-        )
-        if not isinstance(self.encoder_kwargs, Mapping):
-            raise TypeError(
-                f"encoder_kwargs: expected a dict, got {type(self.encoder_kwargs).__name__}"
-            )
-        p["encoder_kwargs"] = dict(self.encoder_kwargs)
-        p["encoder_name"] = self.encoder_name
-        p["encoder"] = _check_encoder_param(self.encoder, self.encoder_name, self.encoder_kwargs)
-        p["lr"] = check.check_float("lr", self.lr, 0.0, low_inclusive=False)
-        p["epochs"] = check.check_int("epochs", self.epochs, 1)
-        p["batch_size"] = check.check_int("batch_size", self.batch_size, 1)
-        p["num_batches"] = (
-            None
-            if self.num_batches is None
-            else check.check_int("num_batches", self.num_batches, 1)
-        )
-        p["num_workers"] = check.check_int("num_workers", self.num_workers, 0)
-        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, Path)):
-            raise TypeError(
-                f"checkpoint_dir: expected a path or None, got {type(self.checkpoint_dir).__name__}"
-            )
-        p["checkpoint_dir"] = self.checkpoint_dir
-        p["restore_best_weights"] = check.check_bool(
-            "restore_best_weights", self.restore_best_weights
-        )
-        p["random_state"] = (
-            None
-            if self.random_state is None
-            else check.check_int("random_state", self.random_state, 0, 2**63 - 1)
-        )
-        p["quiet"] = check.check_bool("quiet", self.quiet)
-        from lightning.pytorch import Callback
-
-        callbacks = self.extra_callbacks
-        if not isinstance(callbacks, (list, tuple)) or not all(
-            isinstance(cb, Callback) for cb in callbacks
-        ):
-            raise TypeError("extra_callbacks: expected a list of lightning.pytorch.Callback")
-        p["extra_callbacks"] = list(callbacks)
-        p["target_weight"] = check.check_float("target_weight", self.target_weight, 0.0, 1.0)
-        p["input_noise"] = check.check_float("input_noise", self.input_noise, 0.0)
-        if self.knn_method not in KNN_METHODS:
-            raise ValueError(
-                f"knn_method: expected one of {list(KNN_METHODS)}, got {self.knn_method!r}"
-            )
-        if self.knn_method == "faiss" and self.metric == "manhattan":
-            raise ValueError("knn_method: 'faiss' does not support metric='manhattan'")
-        p["knn_method"] = self.knn_method
-        from .training import check_trainer_kwargs
-
-        p["trainer_kwargs"] = check_trainer_kwargs(self.trainer_kwargs)
-        return p
+        """Validated copies of all parameters (:func:`~glass_box_umap.parameters.check_params`)."""
+        return check_params(self.get_params(deep=False))
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "encoder_"):
+        if not hasattr(self, "map_"):
             raise ValueError(
                 "This GlassBoxUMAP instance is not fitted yet: call fit(X) before using it."
             )
@@ -359,18 +252,12 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     def _check_transform_input(self, X: Any) -> np.ndarray:
         self._check_fitted()
         check.check_feature_names(getattr(self, "feature_names_in_", None), X)
-        X, input_shape = _read_samples(X)
-        if len(input_shape) == len(self.input_shape_) == 1 and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but GlassBoxUMAP is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        if input_shape != self.input_shape_:
-            raise ValueError(
-                f"X: samples of shape {input_shape}, but GlassBoxUMAP was fitted on samples "
-                f"of shape {self.input_shape_}"
-            )
-        return X
+        return self.map_.check_input(X, owner="GlassBoxUMAP")
+
+    def _inference_batch(self) -> int:
+        """Samples per inference chunk: ``batch_size`` (set after fit, it may be anything)."""
+        ok = isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool)
+        return self.batch_size if ok and self.batch_size > 0 else 10_000
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None) -> GlassBoxUMAP:
@@ -396,156 +283,77 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         the weights trained so far (the best epoch's, with ``restore_best_weights``),
         warns, and returns a usable model; ``interrupted_`` is then True.
         """
+        # Lightning (training) and the label code take seconds to import; only fit needs them.
+        from .supervised import label_codes
+        from .training import check_trainer_kwargs
+
         p = self._check_params()
         names = check.feature_names(X)
-        X, input_shape = _read_samples(X)
-        if len(input_shape) > 1:
-            _check_nd_input(input_shape, p)
-        # Lightning takes seconds to import; pay for it only when training.
-        from .training import UMAPModule, steps_per_epoch, train
-
-        n_samples, n_features = X.shape
-        codes = None if y is None else label_codes(y, n_samples)
-        if n_samples < p["n_neighbors"] + 1:
-            raise ValueError(
-                f"X: has {n_samples} samples, but n_neighbors={p['n_neighbors']} needs "
-                f"at least {p['n_neighbors'] + 1}"
-            )
-        _check_distinct(X, p["n_neighbors"])
-        if p["pca_components"] is not None and p["pca_components"] > min(n_samples, n_features):
-            raise ValueError(
-                f"pca_components: {p['pca_components']} exceeds min(n_samples, n_features) "
-                f"= {min(n_samples, n_features)}"
-            )
-        seed = p["random_state"] if p["random_state"] is not None else secrets.randbits(62)
-        init_seed, sample_seed, pca_seed = np.random.SeedSequence(seed).generate_state(3)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(init_seed))
-            input_dims = (
-                input_shape if len(input_shape) > 1 else (p["pca_components"] or n_features)
-            )
-            if p["encoder"] is None:
-                encoder = build_encoder(
-                    p["encoder_name"], input_dims, p["n_components"], p["encoder_kwargs"]
-                )
-            else:
-                encoder = make_encoder(p["encoder"], input_dims, p["n_components"])
-
-        mean = np.asarray(X.mean(axis=0), dtype=np.float64).reshape(input_shape)
-        components = None
-        if p["pca_components"] is not None:
-            # PCA centres by itself; on sparse input it does so without densifying.
-            solver = "covariance_eigh" if scipy.sparse.issparse(X) else "auto"
-            pca = PCA(p["pca_components"], svd_solver=solver, random_state=int(pca_seed))
-            components = pca.fit(X).components_
-        device = _training_device(p["trainer_kwargs"])
-        projection = (
-            None if components is None else torch.as_tensor(components, dtype=torch.float32)
+        X, input_shape = check.check_samples(X)
+        codes = None if y is None else label_codes(y, X.shape[0])
+        check_fit_data(X, input_shape, p)
+        trainer_kwargs = check_trainer_kwargs(p["trainer_kwargs"])
+        seeds = _Seeds.draw(p["random_state"])
+        map_, pca_components, inputs = _prepare(X, input_shape, p, seeds)
+        edges, a, b = _build_graph(inputs, codes, p, seeds.graph, trainer_kwargs)
+        history, best_epoch, interrupted = _train(
+            map_, inputs, edges, p, trainer_kwargs, a=a, b=b, seeds=seeds
         )
-        inputs = _encoder_inputs(X, mean, projection)
-        if p["encoder"] is not None or p["encoder_name"] not in SHIPPED_ENCODERS:
-            _warn_if_inexact(encoder, inputs, p["n_components"], p["encoder"] is not None)
-        edges = build_graph(
-            inputs.flatten(1).numpy(), p["n_neighbors"], p["metric"], seed, device, p["knn_method"]
-        )
-        if codes is not None:
-            edges = intersect_with_labels(edges, codes, p["target_weight"])
-        a, b = find_ab_params(1.0, p["min_dist"])
-
-        # Training may draw from the global generators (dropout, say): fork, not clobber.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(init_seed))
-            steps = steps_per_epoch(p["batch_size"], p["num_batches"])
-            module = UMAPModule(
-                encoder,
-                inputs,
-                edges,
-                a,
-                b,
-                p["negative_sample_rate"],
-                p["repulsion_strength"],
-                p["lr"],
-                p["batch_size"],
-                steps,
-                int(sample_seed) % 2**62,
-                p["num_workers"],
-                functools.partial(_encoder_inputs, mean=mean, projection=projection),
-                input_noise=p["input_noise"],
-            )
-            with _checkpoint_directory(p["checkpoint_dir"]) as ckpt_dir:
-                history, best_epoch = train(
-                    module,
-                    p["epochs"],
-                    ckpt_dir,
-                    p["quiet"],
-                    p["restore_best_weights"],
-                    p["extra_callbacks"],
-                    p["trainer_kwargs"],
-                )
-        if module.interrupted:
-            last = len(history["loss"])
-            kept = "the best epoch's weights" if best_epoch is not None else "the last weights"
-            warnings.warn(
-                f"fit interrupted after {last} of {p['epochs']} epochs; the model keeps "
-                f"{kept}{f' (epoch {best_epoch})' if best_epoch is not None else ''}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        encoder = encoder.cpu().eval()
-        if not all(torch.isfinite(t).all() for t in encoder.state_dict().values()):
-            raise FloatingPointError(
-                "training diverged: the encoder weights are not finite; try a lower lr"
-            )
-
         # Commit only now, so that a failed fit leaves a previous model intact.
-        self.mean_ = mean
-        self.pca_components_ = components
-        self.encoder_ = encoder
-        self._model = _GlassBox(encoder, projection).eval()
-        self.graph_ = edges
-        self.a_, self.b_ = a, b
-        self.history_ = history
-        self.best_epoch_ = best_epoch
-        self.interrupted_ = module.interrupted
-        self.n_features_in_ = n_features
-        self.input_shape_ = input_shape
-        if names is None:
+        self._commit(
+            FittedState(
+                map=map_,
+                pca_components=pca_components,
+                embedding=map_.embed(X, self._inference_batch()),
+                a=a,
+                b=b,
+                history=history,
+                best_epoch=best_epoch,
+                interrupted=interrupted,
+                feature_names=names,
+                graph=edges,
+            )
+        )
+        return self
+
+    def _commit(self, state: FittedState) -> None:
+        """Set every fitted attribute from ``state``: the one place ``fit`` and ``load`` share."""
+        self.map_ = state.map.eval()
+        self.encoder_ = state.map.encoder
+        self.mean_ = state.map.mean.numpy()
+        self.pca_components_ = state.pca_components
+        self.embedding_ = np.asarray(state.embedding, dtype=np.float32)
+        self.graph_ = state.graph
+        self.a_, self.b_ = float(state.a), float(state.b)
+        self.history_ = state.history
+        self.best_epoch_ = state.best_epoch
+        self.interrupted_ = state.interrupted
+        self.input_shape_ = state.map.input_shape
+        self.n_features_in_ = int(np.prod(self.input_shape_))
+        if state.feature_names is None:
             self.__dict__.pop("feature_names_in_", None)
         else:
-            self.feature_names_in_ = names
-        self.embedding_ = self._embed(X)
-        return self
+            self.feature_names_in_ = state.feature_names
+
+    def _fitted_state(self) -> FittedState:
+        return FittedState(
+            map=self.map_,
+            pca_components=self.pca_components_,
+            embedding=self.embedding_,
+            a=self.a_,
+            b=self.b_,
+            history=self.history_,
+            best_epoch=self.best_epoch_,
+            interrupted=self.interrupted_,
+            feature_names=getattr(self, "feature_names_in_", None),
+            graph=self.graph_,
+        )
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` (and labels ``y``, if given); its embedding (n_samples, n_components)."""
         return self.fit(X, y).embedding_
 
     # ------------------------------------------------------------------ inference
-    def _batches(self, X: np.ndarray, dtype: torch.dtype) -> Iterator[tuple[slice, torch.Tensor]]:
-        """Centred chunks of ``X`` as tensors, each padded to at least ``_MIN_ROWS`` rows.
-
-        CPU BLAS switches to other kernels (with another summation order) for matrices
-        of fewer than about a dozen rows, so a sample's embedding would change in the
-        last bit with the size of its batch. Zero rows embed at exactly zero and are
-        dropped by the caller; with them, ``transform(X)[idx] == transform(X[idx])``.
-        """
-        size = max(self.batch_size, _MIN_ROWS) if isinstance(self.batch_size, int) else 10_000
-        for start in range(0, X.shape[0], size):
-            rows = slice(start, start + size)
-            x = torch.as_tensor(_dense(X[rows]) - self.mean_.reshape(-1), dtype=dtype)
-            x = x.view(-1, *self.input_shape_)
-            if x.shape[0] < _MIN_ROWS:
-                x = torch.cat([x, x.new_zeros((_MIN_ROWS - x.shape[0], *x.shape[1:]))])
-            yield rows, x
-
-    def _embed(self, X: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            pieces = [
-                self._model(x)[: len(range(*rows.indices(X.shape[0])))].numpy()
-                for rows, x in self._batches(X, torch.float32)
-            ]
-        return np.concatenate(pieces)
-
     def transform(self, X: Any) -> np.ndarray:
         """Embed new data with the trained encoder (a pure forward pass).
 
@@ -557,7 +365,8 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         -------
         embedding : ndarray of shape (n_samples, n_components), float32
         """
-        return self._embed(self._check_transform_input(X))
+        X = self._check_transform_input(X)
+        return self.map_.embed(X, self._inference_batch())
 
     def compute_contributions(
         self,
@@ -594,15 +403,26 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
             raise ValueError(f"reduction: expected None or 'l2', got {reduction!r}")
         torch_dtype = check.resolve_dtype(dtype)
         X = self._check_transform_input(X)
-        model = self._model if torch_dtype == torch.float32 else _as_dtype(self._model, torch_dtype)
-        pieces = []
-        for rows, x in self._batches(X, torch_dtype):
-            contrib, _ = _contributions(model, x)
-            contrib = contrib[: len(range(*rows.indices(X.shape[0])))]
-            if reduction == "l2":
-                contrib = torch.linalg.vector_norm(contrib, dim=1)
-            pieces.append(contrib.numpy())
-        return np.concatenate(pieces)
+        return self.map_.contributions(X, torch_dtype, reduction, self._inference_batch())
+
+    def compute_jacobian(self, X: Any, dtype: str | torch.dtype = "float32") -> np.ndarray:
+        """Jacobians of the whole map (PCA projection included) at each sample.
+
+        ``compute_contributions(X)[i] == J[i] * (X[i] - mean_)`` row by row: the
+        contributions are these matrices times the centred sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, *input_shape_)
+        dtype : {'float32', 'float64'}
+
+        Returns
+        -------
+        jacobian : ndarray of shape (n_samples, n_components, *input_shape_)
+        """
+        torch_dtype = check.resolve_dtype(dtype)
+        X = self._check_transform_input(X)
+        return self.map_.compute_jacobian(X, torch_dtype, self._inference_batch())
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the embedding axes: ``glassboxumap0, glassboxumap1, ...``.
@@ -653,7 +473,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         from .persistence import save_model
 
         self._check_fitted()
-        save_model(self, path)
+        save_model(path, self.get_params(deep=False), self._fitted_state())
 
     @classmethod
     def load(
@@ -671,168 +491,143 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         """
         from .persistence import load_model
 
-        return load_model(path, encoder=encoder)
+        params, state = load_model(path, encoder=encoder)
+        try:
+            model = cls(**params)
+        except TypeError as err:
+            raise ValueError(f"path: {str(path)!r} holds an inconsistent model ({err})") from None
+        model._check_params()
+        model._commit(state)
+        return model
 
 
-#: Above this many values, counting distinct rows (a sort) is skipped as too costly.
-_DISTINCT_CHECK_MAX_VALUES = 10_000_000
+@dataclass(frozen=True)
+class _Seeds:
+    """The seeds of one fit, all drawn from ``random_state`` (or fresh entropy)."""
+
+    graph: int
+    init: int
+    sample: int
+    pca: int
+
+    @classmethod
+    def draw(cls, random_state: int | None) -> _Seeds:
+        seed = random_state if random_state is not None else secrets.randbits(62)
+        init, sample, pca = (int(s) for s in np.random.SeedSequence(seed).generate_state(3))
+        return cls(graph=seed, init=init, sample=sample % 2**62, pca=pca)
 
 
-#: Rows densified at a time from sparse input.
-_DENSE_CHUNK = 16_384
-
-
-def _dense(X: Any) -> np.ndarray:
-    """Rows of ``X`` as a dense ndarray (sparse rows are densified, chunk by chunk)."""
-    return X.toarray() if scipy.sparse.issparse(X) else X
-
-
-def _check_distinct(X: Any, n_neighbors: int) -> None:
-    """Reject data with too few distinct samples to have ``n_neighbors`` neighbours.
-
-    Skipped above :data:`_DISTINCT_CHECK_MAX_VALUES` dense values (rows x columns, not
-    ``X.size``, which counts only the stored values of sparse input): it densifies ``X``.
-    """
-    if X.shape[0] * X.shape[1] > _DISTINCT_CHECK_MAX_VALUES:
-        return
-    X = _dense(X)
-    if (X == X[0]).all():
-        raise ValueError("X: all samples are identical; there is no structure to embed")
-    n_distinct = len(np.unique(X, axis=0))
-    if n_distinct < n_neighbors + 1:
-        raise ValueError(
-            f"X: has only {n_distinct} distinct samples, but n_neighbors={n_neighbors} "
-            f"needs at least {n_neighbors + 1}"
-        )
-
-
-def _encoder_inputs(
-    X: np.ndarray, mean: np.ndarray, projection: torch.Tensor | None
-) -> torch.Tensor:
-    """Float32 encoder inputs: ``X`` centred, then projected.
-
-    Of shape (n, *mean.shape) without ``projection``, (n, n_projected) with it. ``X`` is
-    (n, n_features) or (n, *mean.shape). Built chunk by chunk, so that neither a float64
-    copy of ``X`` nor a dense copy of sparse ``X`` exists at once (with ``projection``,
-    only the projected inputs do).
-    """
-    shape = mean.shape
-    if X.ndim > 2 and X.shape[1:] == shape:
-        X = X.reshape(X.shape[0], -1)
-    mean = mean.reshape(-1)
-    if X.shape[1:] != mean.shape:
-        raise ValueError(f"X: has {X.shape[1]} features, the model expects {mean.shape[0]}")
-    width = mean.shape[0] if projection is None else projection.shape[0]
-    inputs = torch.empty((X.shape[0], width), dtype=torch.float32)
-    for start in range(0, X.shape[0], _DENSE_CHUNK):
-        rows = slice(start, start + _DENSE_CHUNK)
-        chunk = torch.as_tensor(_dense(X[rows]) - mean, dtype=torch.float32)
-        inputs[rows] = chunk if projection is None else chunk @ projection.T
-    if not torch.isfinite(inputs).all():
-        raise ValueError(
-            "X: values so large that centring them overflows float32; rescale the features"
-        )
-    return inputs if projection is not None else inputs.view(-1, *shape)
-
-
-def _read_samples(X: Any) -> tuple[Any, tuple[int, ...]]:
-    """``X`` validated as 2-D (n_samples, n_features), and the shape of one sample.
-
-    N-D numpy arrays and tensors (images) are validated flattened; their per-sample
-    shape is returned so that the encoder sees them as they were.
-    """
-    input_shape = None
-    if isinstance(X, (np.ndarray, torch.Tensor)) and X.ndim > 2:
-        input_shape = tuple(int(d) for d in X.shape[1:])
-        X = X.reshape(X.shape[0], int(np.prod(input_shape)))
-    X = check.check_array(X, accept_sparse=True)
-    return X, input_shape or (X.shape[1],)
-
-
-def _check_nd_input(input_shape: tuple[int, ...], p: Mapping[str, Any]) -> None:
-    """Refuse N-D samples where they cannot go: to PCA, or to an encoder of vectors."""
-    if p["encoder"] is None and getattr(get_encoder_class(p["encoder_name"]), "flat_input", False):
-        raise ValueError(
-            f"X: expected a 2-D array (n_samples, n_features), got samples of shape "
-            f"{input_shape}: encoder_name={p['encoder_name']!r} takes feature vectors. Flatten "
-            "X (X.reshape(len(X), -1)), or use an encoder for N-D input (encoder_name='conv')"
-        )
+def _prepare(
+    X: Any, input_shape: tuple[int, ...], p: Mapping[str, Any], seeds: _Seeds
+) -> tuple[GlassBoxMap, np.ndarray | None, torch.Tensor]:
+    """The untrained map (a new, seeded encoder; the mean; PCA axes if asked), its PCA
+    axes, and the encoder inputs of ``X``. A custom encoder is checked for exactness here."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seeds.init)
+        input_dims = encoder_input_dims(input_shape, p["pca_components"])
+        if p["encoder"] is None:
+            encoder = build_encoder(
+                p["encoder_name"], input_dims, p["n_components"], p["encoder_kwargs"]
+            )
+        else:
+            encoder = make_encoder(p["encoder"], input_dims, p["n_components"])
+    mean = np.asarray(X.mean(axis=0), dtype=np.float64).reshape(input_shape)
+    components = None
     if p["pca_components"] is not None:
-        raise ValueError(
-            f"pca_components: must be None for N-D input (samples of shape {input_shape}), "
-            f"got {p['pca_components']}"
+        from sklearn.decomposition import PCA
+
+        # PCA centres by itself; on sparse input it does so without densifying.
+        solver = "covariance_eigh" if scipy.sparse.issparse(X) else "auto"
+        pca = PCA(p["pca_components"], svd_solver=solver, random_state=seeds.pca)
+        components = pca.fit(X).components_
+    projection = None if components is None else torch.as_tensor(components, dtype=torch.float32)
+    map_ = GlassBoxMap(encoder, mean, projection)
+    inputs = map_.prepare(X)
+    if p["encoder"] is not None or p["encoder_name"] not in SHIPPED_ENCODERS:
+        param = "encoder" if p["encoder"] is not None else "encoder_name"
+        warn_if_inexact(encoder, inputs, p["n_components"], param)
+    return map_, components, inputs
+
+
+def _build_graph(
+    inputs: torch.Tensor,
+    codes: np.ndarray | None,
+    p: Mapping[str, Any],
+    seed: int,
+    trainer_kwargs: Mapping[str, Any],
+) -> tuple[EdgeList, float, float]:
+    """UMAP's fuzzy graph of the encoder inputs (reshaped by labels, if any), and ``a, b``."""
+    from .loss import find_ab_params  # scipy.optimize: imported by fits only
+    from .supervised import intersect_with_labels
+    from .training import training_device
+
+    edges = build_graph(
+        inputs.flatten(1).numpy(),
+        p["n_neighbors"],
+        p["metric"],
+        seed,
+        training_device(trainer_kwargs),
+        p["knn_method"],
+    )
+    if codes is not None:
+        edges = intersect_with_labels(edges, codes, p["target_weight"])
+    a, b = find_ab_params(1.0, p["min_dist"])
+    return edges, a, b
+
+
+def _train(
+    map_: GlassBoxMap,
+    inputs: torch.Tensor,
+    edges: EdgeList,
+    p: Mapping[str, Any],
+    trainer_kwargs: dict[str, Any],
+    *,
+    a: float,
+    b: float,
+    seeds: _Seeds,
+) -> tuple[dict[str, list[float]], int | None, bool]:
+    """Train ``map_.encoder`` in place; the history, best epoch and whether it was interrupted."""
+    from .training import TrainingConfig, UMAPModule, checkpoint_directory, steps_per_epoch, train
+
+    config = TrainingConfig(
+        a=a,
+        b=b,
+        seed=seeds.sample,
+        steps_per_epoch=steps_per_epoch(p["batch_size"], p["num_batches"]),
+        epochs=p["epochs"],
+        negative_sample_rate=p["negative_sample_rate"],
+        repulsion_strength=p["repulsion_strength"],
+        lr=p["lr"],
+        batch_size=p["batch_size"],
+        num_workers=p["num_workers"],
+        input_noise=p["input_noise"],
+        quiet=p["quiet"],
+        restore_best_weights=p["restore_best_weights"],
+        extra_callbacks=tuple(p["extra_callbacks"]),
+        trainer_kwargs=trainer_kwargs,
+    )
+    # Training may draw from the global generators (dropout, say): fork, not clobber.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seeds.init)
+        module = UMAPModule(
+            map_.encoder, inputs, edges, config=config, input_transform=map_.prepare
         )
-
-
-def _check_encoder_param(encoder: Any, encoder_name: Any, encoder_kwargs: Mapping) -> Any:
-    """Validate ``encoder`` against ``encoder_name`` / ``encoder_kwargs``; return it."""
-    if encoder is None:
-        get_encoder_class(encoder_name)
-        return None
-    if not (isinstance(encoder, nn.Module) or callable(encoder)):
-        raise TypeError(
-            "encoder: expected None, an nn.Module or a callable (input_dims, n_components) "
-            f"-> nn.Module, got {type(encoder).__name__}"
-        )
-    if encoder_kwargs:
-        raise ValueError(
-            f"encoder_kwargs: {dict(encoder_kwargs)} would be ignored because encoder is "
-            "given; configure the module (or factory) itself and leave encoder_kwargs empty"
-        )
-    if encoder_name != "default":
-        raise ValueError(
-            f"encoder_name: {encoder_name!r} would be ignored because encoder is given; "
-            "set one or the other"
-        )
-    return encoder
-
-
-#: Training samples the fit-time exactness check runs on (float64, about 10-30 ms).
-_EXACTNESS_SAMPLES = 64
-
-
-def _warn_if_inexact(
-    encoder: nn.Module, inputs: torch.Tensor, n_components: int, from_param: bool
-) -> None:
-    """Check a custom encoder on a few training inputs; warn, before training, if inexact.
-
-    Shipped encoders are exact by construction (and tested); the check runs for the
-    others, on the freshly initialised weights, so that no training time is spent on an
-    encoder whose contributions would not sum to the embedding.
-    """
-    param = "encoder" if from_param else "encoder_name"
-    rows = np.unique(np.linspace(0, len(inputs) - 1, _EXACTNESS_SAMPLES).astype(np.int64))
-    report = check_encoder_at_fit(encoder, inputs[rows], n_components, param)
-    if not report.exact:
+        with checkpoint_directory(p["checkpoint_dir"]) as checkpoint_dir:
+            history, best_epoch = train(module, checkpoint_dir)
+    if module.interrupted:
+        kept = "the last weights" if best_epoch is None else f"the weights of epoch {best_epoch}"
         warnings.warn(
-            f"{param}: the encoder is not exact, so contributions will not sum to the "
-            f"embedding ({report.verdict}). See glass_box_umap.exactness.check_exactness "
-            "and the exact building blocks in glass_box_umap.encoders.layers.",
-            ExactnessWarning,
+            f"fit interrupted after {len(history['loss'])} of {p['epochs']} epochs; the "
+            f"model keeps {kept}",
+            RuntimeWarning,
             stacklevel=3,
         )
+    map_.encoder.cpu().eval()
+    if not all(torch.isfinite(t).all() for t in map_.encoder.state_dict().values()):
+        raise FloatingPointError(
+            "training diverged: the encoder weights are not finite; try a lower lr"
+        )
+    return history, best_epoch, module.interrupted
 
 
-def _as_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    return copy.deepcopy(model).to(dtype)
-
-
-def _training_device(trainer_kwargs: Mapping[str, Any]) -> torch.device:
-    """Where neighbours are searched: CUDA if available, unless training is told to use the CPU."""
-    on_cpu = str(trainer_kwargs.get("accelerator", "auto")).lower() == "cpu"
-    return torch.device("cuda") if torch.cuda.is_available() and not on_cpu else torch.device("cpu")
-
-
-@contextlib.contextmanager
-def _checkpoint_directory(checkpoint_dir: str | Path | None) -> Iterator[Path]:
-    """``checkpoint_dir`` as a Path, or a temporary directory removed on exit."""
-    if checkpoint_dir is not None:
-        path = Path(checkpoint_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="glass_box_umap-") as tmp:
-        yield Path(tmp)
-
-
-__all__ = ["EdgeList", "GlassBoxUMAP"]
+__all__ = ["GlassBoxUMAP"]

@@ -16,8 +16,8 @@ and warns with :class:`ExactnessWarning` before training when the encoder is not
 
 from __future__ import annotations
 
-import copy
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validation import resolve_dtype
+from . import _validation as check
 from .attribution import contributions
 from .encoders.layers import EXACT_MODULES
+from .model import GlassBoxMap, in_dtype
 
 #: Default tolerances on the relative error. Exact encoders measure ~1e-16 in float64
 #: and ~1e-7 in float32; a bias, a tanh or a LayerNorm gives 1e-3 and more on centred
@@ -274,17 +275,32 @@ def _errors(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return abs_err, rel_err
 
 
-def _in_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """A copy of ``model`` in ``dtype`` and eval mode; the original is left as it was."""
-    return copy.deepcopy(model).to(dtype).eval()
-
-
 def _module_batches(X: Any, dtype: torch.dtype, size: int) -> Iterator[torch.Tensor]:
     x = X.detach() if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
     if x.ndim < 2 or x.shape[0] == 0:
         raise ValueError(f"X: expected a non-empty batch (n, *input_shape), got {tuple(x.shape)}")
     for start in range(0, x.shape[0], size):
         yield x[start : start + size].to(device="cpu", dtype=dtype)
+
+
+def _fitted_map(obj: Any, X: Any) -> GlassBoxMap | None:
+    """The map to check when ``obj`` is a map or a reducer holding one (``map_``), else None.
+
+    A reducer is recognised by its API, so that this module never imports the
+    estimator; its feature names are checked against ``X`` as ``transform`` would.
+    """
+    if isinstance(obj, GlassBoxMap):
+        return obj
+    if isinstance(obj, nn.Module) or not hasattr(obj, "compute_contributions"):
+        return None
+    map_ = getattr(obj, "map_", None)
+    if not isinstance(map_, GlassBoxMap):
+        raise ValueError(
+            f"reducer_or_encoder: this {type(obj).__name__} instance is not fitted yet: call "
+            "fit(X) before checking it."
+        )
+    check.check_feature_names(getattr(obj, "feature_names_in_", None), X)
+    return map_
 
 
 def check_exactness(
@@ -299,12 +315,13 @@ def check_exactness(
 
     Parameters
     ----------
-    reducer_or_encoder : GlassBoxUMAP or nn.Module
-        A fitted reducer (its whole map is checked: centring, PCA, encoder) or any
-        encoder module (evaluated on ``X`` as given: centre it yourself). Neither is
-        modified: the check runs on a copy, in eval mode, on the CPU.
+    reducer_or_encoder : GlassBoxUMAP, GlassBoxMap or nn.Module
+        A fitted reducer or its map (``reducer.map_``: the whole map is checked,
+        centring, PCA and encoder) or any encoder module (evaluated on ``X`` as given:
+        centre it yourself). None is modified: the check runs on a copy, in eval mode,
+        on the CPU.
     X : array-like or Tensor of shape (n_samples, *input_shape)
-        Raw samples for a reducer; encoder inputs for a module.
+        Raw samples for a reducer or a map; encoder inputs for a module.
     dtype : {'float64', 'float32'} or torch.dtype, default torch.float64
         Precision of the evaluation.
     rtol : float or None
@@ -332,29 +349,26 @@ def check_exactness(
     >>> [f.kind for f in report.culprits]
     ['bias', 'smooth activation', 'bias']
     """
-    from .estimator import GlassBoxUMAP
-
-    torch_dtype = resolve_dtype(dtype)
+    torch_dtype = check.resolve_dtype(dtype)
     tol = DEFAULT_RTOL[torch_dtype] if rtol is None else float(rtol)
     if not math.isfinite(tol) or tol < 0:
         raise ValueError(f"rtol: expected a finite number >= 0 or None, got {rtol!r}")
-    if isinstance(reducer_or_encoder, GlassBoxUMAP):
-        reducer = reducer_or_encoder
-        X = reducer._check_transform_input(X)
-        model = _in_dtype(reducer._model, torch_dtype)
-        scanned = reducer.encoder_
-        n = X.shape[0]
+    map_ = _fitted_map(reducer_or_encoder, X)
+    if map_ is not None:
+        X = map_.check_input(X, owner=type(reducer_or_encoder).__name__)
+        scanned = map_.encoder
+        model = in_dtype(map_, torch_dtype, always_copy=True)
         pieces = [
-            tuple(e[: len(range(*rows.indices(n)))] for e in _errors(model, x))
-            for rows, x in reducer._batches(X, torch_dtype)
+            tuple(e[:n] for e in _errors(model, x))
+            for n, x in map_.batches(X, torch_dtype, batch_size)
         ]
     elif isinstance(reducer_or_encoder, nn.Module):
         scanned = reducer_or_encoder
-        model = _in_dtype(scanned, torch_dtype).cpu()
+        model = in_dtype(scanned, torch_dtype, always_copy=True).cpu()
         pieces = [_errors(model, x) for x in _module_batches(X, torch_dtype, batch_size)]
     else:
         raise TypeError(
-            "reducer_or_encoder: expected a GlassBoxUMAP or an nn.Module, got "
+            "reducer_or_encoder: expected a GlassBoxUMAP, a GlassBoxMap or an nn.Module, got "
             f"{type(reducer_or_encoder).__name__}"
         )
     abs_err = torch.cat([p[0] for p in pieces]).double().numpy()
@@ -400,7 +414,7 @@ def check_encoder_at_fit(
         Naming ``param`` when the encoder fails on ``x`` or maps it to a shape other
         than (m, n_components).
     """
-    probe = _in_dtype(encoder, torch.float64).cpu()
+    probe = in_dtype(encoder, torch.float64, always_copy=True).cpu()
     try:
         with torch.no_grad():
             out = probe(x.to(torch.float64))
@@ -416,6 +430,42 @@ def check_encoder_at_fit(
     return check_exactness(encoder, x, torch.float64)
 
 
+#: Training inputs the fit-time check runs on (in float64; a few milliseconds).
+FIT_CHECK_SAMPLES = 64
+
+
+def warn_if_inexact(
+    encoder: nn.Module, inputs: torch.Tensor, n_components: int, param: str
+) -> ExactnessReport:
+    """The fit-time check of a custom encoder on a few training inputs; warns if inexact.
+
+    Shipped encoders are exact by construction (and tested); the estimator runs this for
+    the others, on the freshly initialised weights, so that no training time is spent on
+    an encoder whose contributions would not sum to the embedding.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+    inputs : Tensor of shape (n, *input_shape)
+        Encoder inputs (centred, projected); :data:`FIT_CHECK_SAMPLES` of them, spread
+        over the rows, are checked.
+    n_components : int
+    param : str
+        The parameter that chose the encoder, named in the warning and errors.
+    """
+    rows = np.unique(np.linspace(0, len(inputs) - 1, FIT_CHECK_SAMPLES).astype(np.int64))
+    report = check_encoder_at_fit(encoder, inputs[rows], n_components, param)
+    if not report.exact:
+        warnings.warn(
+            f"{param}: the encoder is not exact, so contributions will not sum to the "
+            f"embedding ({report.verdict}). See glass_box_umap.exactness.check_exactness "
+            "and the exact building blocks in glass_box_umap.encoders.layers.",
+            ExactnessWarning,
+            stacklevel=3,
+        )
+    return report
+
+
 __all__ = [
     "DEFAULT_RTOL",
     "ExactnessReport",
@@ -423,4 +473,5 @@ __all__ = [
     "Finding",
     "check_exactness",
     "scan_encoder",
+    "warn_if_inexact",
 ]

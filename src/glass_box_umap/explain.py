@@ -16,6 +16,7 @@ per pixel, in C order) are given.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,8 +34,12 @@ def _sample_shape(contributions: Any) -> tuple[int, ...]:
     return tuple(np.shape(contributions)[2:])
 
 
-def _axis_columns(n_components: int, prefix: str) -> list[str]:
-    return [f"{prefix}{k + 1}" for k in range(n_components)]
+def _component_columns(values: np.ndarray, prefix: str, legacy: str) -> dict[str, np.ndarray]:
+    """Columns ``{prefix}0 ...`` for the rows of ``values`` (one per embedding component),
+    then the deprecated 1-based ``{legacy}1 ...`` spellings of them, kept for one release."""
+    columns = {f"{prefix}{k}": v for k, v in enumerate(values)}
+    columns.update({f"{legacy}{k + 1}": v for k, v in enumerate(values)})
+    return columns
 
 
 def _check_groups(groups: Any, n_samples: int) -> np.ndarray:
@@ -53,7 +58,7 @@ def _check_groups(groups: Any, n_samples: int) -> np.ndarray:
     return groups
 
 
-def _l2_share(contributions: np.ndarray) -> np.ndarray:
+def l2_share(contributions: np.ndarray) -> np.ndarray:
     """Per sample, each feature's share of the summed contribution lengths, (n, n_features).
 
     A sample whose every contribution is zero (it sits at the mean) gets zero shares.
@@ -78,9 +83,11 @@ def explain_groups(
     Returns
     -------
     pandas.DataFrame
-        Columns ``group``, ``feature``, ``n_samples``; ``mean_axis1 ... mean_axisK``,
-        the group's mean signed contribution along each embedding axis (they sum over
-        features to the group's centroid); ``mean_l2``, the mean length of the
+        Columns ``group``, ``feature``, ``n_samples``; ``mean_component0 ...``, the
+        group's mean signed contribution along each embedding component, numbered from 0
+        like ``component=`` and ``get_feature_names_out`` (they sum over features to the
+        group's centroid; the 1-based ``mean_axis1 ...`` copies are deprecated and go in
+        the next release); ``mean_l2``, the mean length of the
         feature's contribution vector; ``l2_share``, the mean over the group's samples
         of the feature's share of the sample's summed contribution lengths (shares sum
         to 1 per group); ``rank``, 1 for the largest ``l2_share`` in the group. Sorted by
@@ -90,7 +97,7 @@ def explain_groups(
     n, n_components, n_features = C.shape
     groups = _check_groups(groups, n)
     names = resolve_feature_names(feature_names, _sample_shape(contributions))
-    shares = _l2_share(C)
+    shares = l2_share(C)
     lengths = np.linalg.norm(C, axis=1)
     frames = []
     for group in np.unique(groups):
@@ -100,13 +107,7 @@ def explain_groups(
                 "group": np.repeat(group, n_features),
                 "feature": names,
                 "n_samples": int(mask.sum()),
-                **dict(
-                    zip(
-                        _axis_columns(n_components, "mean_axis"),
-                        C[mask].mean(axis=0),
-                        strict=True,
-                    )
-                ),
+                **_component_columns(C[mask].mean(axis=0), "mean_component", "mean_axis"),
                 "mean_l2": lengths[mask].mean(axis=0),
                 "l2_share": shares[mask].mean(axis=0),
             }
@@ -221,7 +222,8 @@ def top_features(
     pandas.DataFrame
         ``n_samples * k`` rows: ``sample`` (row index), ``rank`` (1 = largest),
         ``feature``, ``l2`` (length of the contribution vector) and
-        ``contribution_axis1 ... contribution_axisK`` (signed).
+        ``contribution_component0 ...`` (signed, one per embedding component, numbered from
+        0; the 1-based ``contribution_axis1 ...`` copies are deprecated).
     """
     C = check_contributions(contributions)
     n, n_components, n_features = C.shape
@@ -241,7 +243,7 @@ def top_features(
             "rank": np.tile(np.arange(1, k + 1), n),
             "feature": names[cols],
             "l2": lengths[rows, cols],
-            **dict(zip(_axis_columns(n_components, "contribution_axis"), signed.T, strict=True)),
+            **_component_columns(signed.T, "contribution_component", "contribution_axis"),
         }
     )
 
@@ -264,9 +266,10 @@ def contributions_frame(
     -------
     pandas.DataFrame
         ``n_samples * n_components * n_features`` rows with columns ``sample``,
-        ``component`` (1-based embedding axis), ``feature`` (categorical) and
-        ``contribution``. Grouping by ``(sample, component)`` and summing
-        ``contribution`` gives the embedding back.
+        ``component`` (the embedding component, numbered from 0 as everywhere else;
+        it counted from 1 before this release, which a ``FutureWarning`` recalls),
+        ``feature`` (categorical) and ``contribution``. Grouping by
+        ``(sample, component)`` and summing ``contribution`` gives the embedding back.
     """
     C = check_contributions(contributions)
     n, n_components, n_features = C.shape
@@ -277,10 +280,16 @@ def contributions_frame(
         ids = np.asarray(samples)
         if ids.shape != (n,):
             raise ValueError(f"samples: expected {n} sample ids, got shape {ids.shape}")
+    warnings.warn(
+        "contributions_frame: the 'component' column now counts from 0, like component= "
+        "and get_feature_names_out (it counted from 1); this warning goes in the next release",
+        FutureWarning,
+        stacklevel=2,
+    )
     return pd.DataFrame(
         {
             "sample": np.repeat(ids, n_components * n_features),
-            "component": np.tile(np.repeat(np.arange(1, n_components + 1), n_features), n),
+            "component": np.tile(np.repeat(np.arange(n_components), n_features), n),
             "feature": pd.Categorical.from_codes(
                 np.tile(np.arange(n_features), n * n_components), categories=names
             ),

@@ -81,7 +81,8 @@ DISCONNECTION_DISTANCES = {
 KNN_METHODS = ("auto", "exact", "pynndescent", "faiss")
 
 #: Above this many samples on the CPU, ``knn_method='auto'`` leaves the exact blocked
-#: search for an approximate one. Exact search costs O(n^2 d): 2-8 s at 20k x 50 on 2 cores.
+#: search for an approximate one. Exact search costs O(n^2 d) (``python benchmarks/scale.py``
+#: times it).
 EXACT_KNN_MAX_SAMPLES = 20_000
 #: Memory for one block of exact-search scores on the CPU (and for refining approximate
 #: neighbours, and for one block of rows of a dense precomputed distance matrix), in bytes.
@@ -856,9 +857,9 @@ def resolve_knn_method(
     ``'auto'`` picks exact blocked search for the metrics of ``METRICS`` (and
     ``'precomputed'``) on a GPU and, on the CPU, up to ``EXACT_KNN_MAX_SAMPLES`` rows;
     above that, and for every other metric, pynndescent. FAISS is used only when asked
-    for: on 2 CPU cores, 1M x 50 clustered rows took 233 s with pynndescent (its ~60 s of
-    numba compilation included; recall 1.000) against 303 s with FAISS HNSW (recall
-    0.998), and at 100k x 50, 58 s (4 s once compiled) against 9-11 s.
+    for: on the CPU pynndescent was as accurate and, at a million rows, faster than FAISS
+    HNSW, whose edge is at 100k rows once numba's compilation is counted (README,
+    "Parameters", Graph, has the figures).
     """
     check_metric(metric, metric_kwds, knn_method)
     if knn_method != "auto":

@@ -21,8 +21,9 @@ import json
 import os
 import tempfile
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,9 +31,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .encoders import available_encoders, build_encoder, make_encoder, qualified_name
-
-if TYPE_CHECKING:
-    from .estimator import GlassBoxUMAP
+from .model import FittedState, GlassBoxMap, encoder_input_dims
+from .parameters import check_param
 
 FORMAT_NAME = "glass_box_umap"
 FORMAT_VERSION = 2
@@ -42,38 +42,46 @@ _ENCODER_PREFIX = "encoder."
 _UNSAVED_PARAMS = ("extra_callbacks", "encoder")
 
 
-def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
-    """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    from . import __version__
+def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> None:
+    """Write a fitted model to ``path`` atomically (temporary file in the same folder, then rename).
 
+    Parameters
+    ----------
+    path : str or Path
+    params : dict
+        The estimator's parameters (``get_params()``); live objects are left out.
+    state : FittedState
+        The fitted map and what else the fit left behind (the graph is not written).
+    """
     path = Path(path)
-    params = {k: v for k, v in model.get_params().items() if k not in _UNSAVED_PARAMS}
+    map_ = state.map
+    spec = params.get("encoder")
+    params = {k: v for k, v in params.items() if k not in _UNSAVED_PARAMS}
     if params["checkpoint_dir"] is not None:
         params["checkpoint_dir"] = str(params["checkpoint_dir"])
     params["encoder_kwargs"] = dict(params["encoder_kwargs"])
     if params.get("trainer_kwargs") is not None:
         params["trainer_kwargs"] = _json_trainer_kwargs(params["trainer_kwargs"])
-    input_shape = list(model.input_shape_)
-    encoder_info = _encoder_info(model)
+    input_shape = list(map_.input_shape)
+    encoder_info = _encoder_info(spec, map_.encoder)
     # Files that older readers can rebuild keep format 1.
     flat_and_registered = len(input_shape) == 1 and encoder_info["source"] == "registry"
     meta = {
         "format": FORMAT_NAME,
         "format_version": 1 if flat_and_registered else 2,
-        "package_version": __version__,
+        "package_version": package_version(),
         "params": params,
-        "n_features_in": model.n_features_in_,
+        "n_features_in": int(np.prod(input_shape)),
         "input_shape": input_shape,
         "encoder": encoder_info,
         "feature_names_in": (
-            None
-            if getattr(model, "feature_names_in_", None) is None
-            else [str(c) for c in model.feature_names_in_]
+            None if state.feature_names is None else [str(c) for c in state.feature_names]
         ),
-        "a": model.a_,
-        "b": model.b_,
-        "best_epoch": model.best_epoch_,
-        "history": model.history_,
+        "a": state.a,
+        "b": state.b,
+        "best_epoch": state.best_epoch,
+        "interrupted": state.interrupted,
+        "history": state.history,
     }
     try:
         meta_json = json.dumps(meta)
@@ -81,16 +89,18 @@ def save_model(model: GlassBoxUMAP, path: str | Path) -> None:
         raise TypeError(
             f"encoder_kwargs: must be JSON-serialisable to save the model ({err})"
         ) from None
+    # The map's state (encoder weights, float64 mean) under the names format 1 gave them;
+    # the float32 projection is rebuilt from the float64 PCA axes, saved as they were fit.
     # Cloned: safetensors refuses tensors that share memory (a module used twice).
     tensors = {
-        _ENCODER_PREFIX + k: v.detach().cpu().clone().contiguous()
-        for k, v in model.encoder_.state_dict().items()
+        k: v.detach().cpu().clone().contiguous()
+        for k, v in map_.state_dict().items()
+        if k != "projection"
     }
-    tensors["mean"] = torch.as_tensor(np.ascontiguousarray(model.mean_), dtype=torch.float64)
-    tensors["embedding"] = torch.as_tensor(np.ascontiguousarray(model.embedding_))
-    if model.pca_components_ is not None:
+    tensors["embedding"] = torch.as_tensor(np.ascontiguousarray(state.embedding))
+    if state.pca_components is not None:
         tensors["pca_components"] = torch.as_tensor(
-            np.ascontiguousarray(model.pca_components_), dtype=torch.float64
+            np.ascontiguousarray(state.pca_components), dtype=torch.float64
         )
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,10 +147,20 @@ def _json_trainer_kwargs(trainer_kwargs: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _encoder_info(model: GlassBoxUMAP) -> dict[str, Any]:
-    """Where the encoder came from: ``source`` ('registry', 'module' or 'factory') and names."""
-    spec = model.get_params()["encoder"]
-    info: dict[str, Any] = {"class": qualified_name(type(model.encoder_))}
+def package_version() -> str:
+    """The installed package's version (one source: pyproject.toml), written in model files."""
+    try:
+        return version("glass_box_umap")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+def _encoder_info(spec: Any, encoder: torch.nn.Module) -> dict[str, Any]:
+    """Where the encoder came from: ``source`` ('registry', 'module' or 'factory') and names.
+
+    ``spec`` is the ``encoder`` parameter (None for a registered encoder).
+    """
+    info: dict[str, Any] = {"class": qualified_name(type(encoder))}
     if spec is None:
         info["source"] = "registry"
     elif isinstance(spec, torch.nn.Module):
@@ -233,8 +253,8 @@ def _input_shape(path: Path, meta: dict[str, Any], n_features: int) -> tuple[int
     return tuple(shape)
 
 
-def load_model(path: str | Path, encoder: Any = None) -> GlassBoxUMAP:
-    """Rebuild a fitted :class:`GlassBoxUMAP` from a file written by :func:`save_model`.
+def load_model(path: str | Path, encoder: Any = None) -> tuple[dict[str, Any], FittedState]:
+    """Read a file written by :func:`save_model`: the saved parameters and the fitted state.
 
     Parameters
     ----------
@@ -243,7 +263,15 @@ def load_model(path: str | Path, encoder: Any = None) -> GlassBoxUMAP:
         A module of the saved encoder's architecture, or a factory
         ``(input_dims, n_components) -> nn.Module`` building one; required for models
         trained with ``encoder=``, optional otherwise. It is copied (or called), given the
-        saved weights, and becomes the model's ``encoder`` parameter.
+        saved weights, and becomes the ``encoder`` parameter.
+
+    Returns
+    -------
+    params : dict
+        The saved parameters (with ``encoder`` when one was given); the estimator
+        checks them all.
+    state : FittedState
+        ``graph`` is None: files do not hold it.
 
     Raises
     ------
@@ -251,8 +279,6 @@ def load_model(path: str | Path, encoder: Any = None) -> GlassBoxUMAP:
         If the file is not a model file of a format this package reads, is inconsistent,
         or holds NaN or infinite values (the message names the tensor).
     """
-    from .estimator import GlassBoxUMAP, _GlassBox
-
     path = Path(path)
     meta, tensors = _read(path)
     if encoder is None:
@@ -264,21 +290,20 @@ def load_model(path: str | Path, encoder: Any = None) -> GlassBoxUMAP:
             params.update(encoder=encoder, encoder_name="default", encoder_kwargs={})
         n_features = int(meta["n_features_in"])
         input_shape = _input_shape(path, meta, n_features)
-        model = GlassBoxUMAP(**params)
-        p = model._check_params()
+        n_components = check_param("n_components", params["n_components"])
         state = {
             k[len(_ENCODER_PREFIX) :]: v
             for k, v in tensors.items()
             if k.startswith(_ENCODER_PREFIX)
         }
         pca = tensors.get("pca_components")
-        if len(input_shape) > 1:
-            input_dims: int | tuple[int, ...] = input_shape
-        else:
-            input_dims = n_features if pca is None else pca.shape[0]
+        input_dims = encoder_input_dims(input_shape, None if pca is None else pca.shape[0])
         if encoder is None:
             built = build_encoder(
-                p["encoder_name"], input_dims, p["n_components"], p["encoder_kwargs"]
+                check_param("encoder_name", params["encoder_name"]),
+                input_dims,
+                n_components,
+                check_param("encoder_kwargs", params["encoder_kwargs"]),
             )
             built.load_state_dict(state, strict=True)
         mean = tensors["mean"].numpy()
@@ -286,7 +311,7 @@ def load_model(path: str | Path, encoder: Any = None) -> GlassBoxUMAP:
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"path: {str(path)!r} holds an inconsistent model ({err})") from None
     if encoder is not None:
-        built = make_encoder(encoder, input_dims, p["n_components"])
+        built = make_encoder(encoder, input_dims, n_components)
         try:
             built.load_state_dict(state, strict=True)
         except RuntimeError as err:
@@ -294,27 +319,24 @@ def load_model(path: str | Path, encoder: Any = None) -> GlassBoxUMAP:
                 f"encoder: {qualified_name(built)} does not fit the weights saved in "
                 f"{str(path)!r} (trained with {meta.get('encoder', {}).get('class')}): {err}"
             ) from None
-    encoder = built
     if mean.shape != input_shape:
         raise ValueError(
             f"path: {str(path)!r} holds a mean of shape {mean.shape}, expected {input_shape}"
         )
-    encoder.eval()
-    model.mean_ = mean
-    model.pca_components_ = None if pca is None else pca.numpy()
-    model.encoder_ = encoder
-    projection = None if pca is None else pca.to(torch.float32)
-    model._model = _GlassBox(encoder, projection).eval()
-    model.graph_ = None
-    model.a_, model.b_ = float(meta["a"]), float(meta["b"])
-    model.history_ = meta.get("history", {})
-    model.best_epoch_ = meta.get("best_epoch")
-    model.n_features_in_ = n_features
-    model.input_shape_ = input_shape
     names = meta.get("feature_names_in")
     if names is not None:
         if not isinstance(names, list) or len(names) != n_features:
             raise ValueError(f"path: {str(path)!r} holds feature names that do not fit the model")
-        model.feature_names_in_ = np.asarray([str(c) for c in names], dtype=object)
-    model.embedding_ = np.asarray(embedding, dtype=np.float32)
-    return model
+        names = np.asarray([str(c) for c in names], dtype=object)
+    projection = None if pca is None else pca.to(torch.float32)
+    return params, FittedState(
+        map=GlassBoxMap(built.eval(), mean, projection).eval(),
+        pca_components=None if pca is None else pca.numpy(),
+        embedding=np.asarray(embedding, dtype=np.float32),
+        a=float(meta["a"]),
+        b=float(meta["b"]),
+        history=meta.get("history", {}),
+        best_epoch=meta.get("best_epoch"),
+        interrupted=bool(meta.get("interrupted", False)),
+        feature_names=names,
+    )

@@ -9,7 +9,6 @@ import torch
 from .graph import EdgeList
 
 #: How a sampler chooses the rows to encode each step; see :class:`EdgeSampler`.
-MODES = ("all", "unique", "ends")
 
 
 @dataclass
@@ -72,10 +71,9 @@ class EdgeSampler:
 
     ``static_shapes`` picks ``'ends'`` over ``'unique'``; by default it is on for CUDA
     devices only. On the CPU, where a step is compute-bound, ``'unique'`` is the faster:
-    at 100k x 50 with ``batch_size=10_000`` (about 18k distinct ends per batch) a step
-    of the default encoder (sampling, forward, backward, Adam) took 105 ms against
-    118 ms for ``'ends'`` (2 cores, best of 4 runs of 10 steps;
-    ``python benchmarks/sampling_modes.py --step-time`` prints these figures).
+    a batch's distinct ends are fewer than its ``2 * batch_size`` ends, and encoding
+    fewer rows outweighs the cost of ``torch.unique``
+    (``python benchmarks/sampling_modes.py --step-time`` measures both).
 
     Parameters
     ----------

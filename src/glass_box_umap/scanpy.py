@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .estimator import GlassBoxUMAP
-from .explain import _l2_share, explain_groups
+from .explain import explain_groups, l2_share
 
 #: Contributions with more numbers than this go to a file instead of ``obsm``.
 MAX_OBSM_VALUES = 50_000_000
@@ -137,7 +137,7 @@ def fit(
         info["contributions"] = str(path)
 
     mean_abs = np.abs(contributions).mean(axis=0).T  # (n_features, n_components)
-    share = _l2_share(contributions).mean(axis=0)
+    share = l2_share(contributions).mean(axis=0)
     if features_are_var:
         adata.varm[f"{key_added}_mean_abs"] = mean_abs
         adata.var[f"{key_added}_l2_share"] = share

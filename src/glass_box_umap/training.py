@@ -20,14 +20,15 @@ points 50,000. See :func:`steps_per_epoch` for the measurements behind the numbe
 from __future__ import annotations
 
 import contextlib
-import copy
 import inspect
 import logging
 import math
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .graph import EdgeList
 from .loss import umap_loss
+from .parameters import trainer_kwargs_shape
 from .sampling import EdgeSampler
 
 #: Per-epoch loss terms recorded in ``history_`` and logged to TensorBoard.
@@ -48,7 +50,7 @@ EPOCH_METRICS = ("loss", "attraction", "repulsion")
 THROUGHPUT = "edges_per_s"
 
 #: Whether a CUDA fit replays its steps from a CUDA graph unless told otherwise
-#: (``UMAPModule(cuda_graphs=...)``). Graphs need one device and no gradient scaler.
+#: (``TrainingConfig(cuda_graphs=...)``). Graphs need one device and no gradient scaler.
 USE_CUDA_GRAPHS = True
 #: Eager steps before capture (on a side stream, as CUDA graphs require): they create
 #: the optimiser state, cuBLAS workspaces and allocator pools the graph then reuses.
@@ -57,31 +59,13 @@ _GRAPH_WARMUP_STEPS = 3
 #: work (hooks, progress bar) costs more than a replayed step.
 _GRAPH_STEPS_PER_BATCH = 16
 #: Optimiser steps per Lightning batch in eager training (an epoch's 4 steps at the
-#: defaults): Lightning's per-batch work is about 2.5 ms, a sixth of a step on digits.
+#: defaults): Lightning's per-batch work (hooks, logging) is a noticeable part of a
+#: small data set's step.
 _EAGER_STEPS_PER_BATCH = 4
 #: Edges whose input-space lengths are measured at once when scaling the input noise.
 _NOISE_CHUNK = 1_000_000
 #: Precisions whose backward is a plain ``loss.backward()`` (no gradient scaler).
 _GRAPH_PRECISIONS = ("32-true", "bf16-mixed")
-#: ``precision`` values ``trainer_kwargs`` may hold: the encoder's weights stay float32
-#: (so that contributions are float32/float64); only the training arithmetic may be lower.
-TRAINER_PRECISIONS = (32, "32", "32-true", "bf16", "bf16-mixed", 16, "16", "16-mixed")
-
-#: Trainer arguments the estimator sets itself, and why they are not ``trainer_kwargs``.
-RESERVED_TRAINER_KWARGS = {
-    "max_epochs": "set it with the `epochs` parameter",
-    "callbacks": "pass callbacks in the `extra_callbacks` parameter",
-    "enable_progress_bar": "set by the `quiet` parameter",
-    "default_root_dir": "set by the `checkpoint_dir` parameter",
-    "logger": "TensorBoard logs go to `checkpoint_dir`",
-    "enable_checkpointing": "checkpoints go to `checkpoint_dir`",
-    "limit_train_batches": "set it with the `num_batches` parameter",
-    "limit_val_batches": "there is no validation loop",
-    "num_sanity_val_steps": "there is no validation loop",
-    "accumulate_grad_batches": "every step optimises its own batch of edges",
-    "gradient_clip_val": "the module steps its optimiser itself (manual optimisation)",
-    "gradient_clip_algorithm": "the module steps its optimiser itself (manual optimisation)",
-}
 #: Trainer arguments whose defaults ``trainer_kwargs`` may override.
 TRAINER_DEFAULTS: dict[str, Any] = {
     "accelerator": "auto",
@@ -94,42 +78,32 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 def check_trainer_kwargs(trainer_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validated copy of ``trainer_kwargs``: Trainer arguments that the estimator leaves free.
 
+    What :func:`glass_box_umap.parameters.trainer_kwargs_shape` checks without Lightning
+    (a mapping with string keys, none in
+    :data:`~glass_box_umap.parameters.RESERVED_TRAINER_KWARGS`, a supported precision),
+    then that ``lightning.pytorch.Trainer`` takes every key and accepts the whole (a
+    Trainer is built and discarded). Called once per fit, before the graph is built.
+
     Raises
     ------
     TypeError
         If it is not a mapping with string keys.
     ValueError
-        For an argument ``lightning.pytorch.Trainer`` does not take, or one in
-        :data:`RESERVED_TRAINER_KWARGS` (the message names the parameter to use instead).
+        For an argument ``lightning.pytorch.Trainer`` does not take or refuses, or a
+        reserved one (the message names the parameter to use instead).
     """
     if trainer_kwargs is None:
         return {}
-    if not isinstance(trainer_kwargs, Mapping):
-        raise TypeError(
-            f"trainer_kwargs: expected a dict or None, got {type(trainer_kwargs).__name__}"
-        )
+    trainer_kwargs = trainer_kwargs_shape("trainer_kwargs", trainer_kwargs)
     accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     for key in trainer_kwargs:
-        if not isinstance(key, str):
-            raise TypeError(f"trainer_kwargs: keys must be strings, got {key!r}")
-        if key in RESERVED_TRAINER_KWARGS:
-            raise ValueError(
-                f"trainer_kwargs: {key!r} conflicts with a setting glass_box_umap makes: "
-                f"{RESERVED_TRAINER_KWARGS[key]}"
-            )
         if key not in accepted:
             raise ValueError(
                 f"trainer_kwargs: {key!r} is not an argument of lightning.pytorch.Trainer"
             )
-    precision = trainer_kwargs.get("precision", "32-true")
-    if precision not in TRAINER_PRECISIONS:
-        raise ValueError(
-            f"trainer_kwargs: precision {precision!r} is not supported; the encoder must keep "
-            f"float32 weights, so use one of {list(TRAINER_PRECISIONS)} (e.g. 'bf16-mixed')"
-        )
     if trainer_kwargs:
-        _probe_trainer(dict(trainer_kwargs))
-    return dict(trainer_kwargs)
+        _probe_trainer(trainer_kwargs)
+    return trainer_kwargs
 
 
 def _probe_trainer(trainer_kwargs: dict[str, Any]) -> None:
@@ -170,10 +144,10 @@ def steps_per_epoch(batch_size: int, num_batches: int | None) -> int:
     and the steps that function needs do not grow with the number of points. With
     several devices each takes ``ceil(steps / world_size)`` of them.
 
-    When an epoch drew as many edges as the graph held, digits' 1,203 training points got
-    600 steps and 20,000 points 7,600; 800 steps put 20,000 and 100,000 points within
-    0.001 of umap-learn's trustworthiness in 0.88x and 1.52x its time (2-core CPU,
-    ``python benchmarks/compare_umap.py --datasets mixture20k mixture100k``).
+    When an epoch drew as many edges as the graph held, small data sets got a few hundred
+    steps and medium ones tens of thousands, most of which no longer changed the map
+    (README, "Parameters", Steps; ``python benchmarks/compare_umap.py --datasets mixture20k
+    mixture100k`` measures the default against umap-learn).
     """
     if num_batches is not None:
         return num_batches
@@ -205,6 +179,67 @@ class _StepCounter(IterableDataset):
         return iter(self.sizes[info.id :: info.num_workers])
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrainingConfig:
+    """How a fit trains: everything :class:`UMAPModule` and :func:`train` need besides data.
+
+    Built by keyword from the estimator's checked parameters; frozen, so that no stage of
+    a fit changes what the next one reads.
+
+    Attributes
+    ----------
+    a, b : float
+        Low-dimensional similarity curve ``1 / (1 + a d^(2b))``.
+    seed : int
+        Seeds the edge sampler, offset by the process rank so that every device draws
+        its own edges.
+    steps_per_epoch : int
+        Steps per epoch over all devices (each of ``world_size`` devices takes
+        ``ceil(steps_per_epoch / world_size)``); see :func:`steps_per_epoch`.
+    epochs : int
+    negative_sample_rate : int
+    repulsion_strength : float
+    lr : float
+        Adam's learning rate.
+    batch_size : int
+        Edges per step, on each device (at most the graph's edge count).
+    num_workers : int
+        Passed to the step-counting DataLoader.
+    input_noise : float
+        Standard deviation of the Gaussian noise added to every encoded input at every
+        step, relative to the point's mean distance to its graph neighbours (divided by
+        the square root of the input dimension, so that the noise vector's length is
+        about ``input_noise`` times that distance); see :meth:`UMAPModule.noise_scale`.
+    cuda_graphs : bool or None
+        Replay steps from a CUDA graph. None: :data:`USE_CUDA_GRAPHS` where possible
+        (one CUDA device, no gradient scaler); True warns when it is not possible.
+    quiet : bool
+        No progress output and no Lightning warnings.
+    restore_best_weights : bool
+        End with the weights of the lowest-loss epoch.
+    extra_callbacks : tuple of lightning.pytorch.Callback
+    trainer_kwargs : dict
+        Checked by :func:`check_trainer_kwargs`; they override :data:`TRAINER_DEFAULTS`.
+    """
+
+    a: float
+    b: float
+    seed: int
+    steps_per_epoch: int
+    epochs: int = 200
+    negative_sample_rate: int = 5
+    repulsion_strength: float = 1.0
+    lr: float = 1e-3
+    batch_size: int = 10_000
+    num_workers: int = 0
+    input_noise: float = 0.0
+    cuda_graphs: bool | None = None
+    quiet: bool = True
+    restore_best_weights: bool = True
+    extra_callbacks: tuple[pl.Callback, ...] = ()
+    trainer_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
 class UMAPModule(pl.LightningModule):
     """Trains ``encoder`` so that its embedding of ``data`` fits the fuzzy graph ``edges``.
 
@@ -218,36 +253,13 @@ class UMAPModule(pl.LightningModule):
     data : Tensor of shape (n_samples, *input_shape)
         Encoder inputs (already centred and projected). Kept out of the state dict.
     edges : EdgeList
-    a, b : float
-        Low-dimensional similarity curve parameters.
-    negative_sample_rate : int
-    repulsion_strength : float
-    lr : float
-    batch_size : int
-        Edges per step, on each device.
-    steps_per_epoch : int
-        Steps per epoch over all devices (each of ``world_size`` devices takes
-        ``ceil(steps_per_epoch / world_size)``), so an epoch draws about as many edges
-        whatever the number of devices.
-    seed : int
-        Seeds this module's sampler, offset by the process rank so that every device
-        draws its own edges.
-    num_workers : int
-        Passed to the step-counting DataLoader.
+    config : TrainingConfig
     input_transform : callable, optional
         Maps raw samples (ndarray of shape (m, n_features)) to encoder inputs (a
-        float32 tensor: centred and projected like ``data``). Callbacks that embed
-        their own data during training (:class:`~glass_box_umap.callbacks.EmbeddingSnapshots`)
+        float32 tensor: centred and projected like ``data``), as
+        :meth:`glass_box_umap.model.GlassBoxMap.prepare` does. Callbacks that embed their
+        own data during training (:class:`~glass_box_umap.callbacks.EmbeddingSnapshots`)
         use it.
-    cuda_graphs : bool, optional
-        Replay steps from a CUDA graph. Default :data:`USE_CUDA_GRAPHS` where possible
-        (one CUDA device, no gradient scaler); ``True`` warns when it is not possible.
-    input_noise : float, default 0.0
-        Standard deviation of the Gaussian noise added to every encoded input at every
-        step, relative to the point's mean distance to its graph neighbours (divided by
-        the square root of the input dimension, so that the noise vector's length is
-        about ``input_noise`` times that distance). 0 trains on the inputs as they are.
-        See :meth:`noise_scale`.
     """
 
     def __init__(
@@ -255,35 +267,16 @@ class UMAPModule(pl.LightningModule):
         encoder: torch.nn.Module,
         data: torch.Tensor,
         edges: EdgeList,
-        a: float,
-        b: float,
-        negative_sample_rate: int,
-        repulsion_strength: float,
-        lr: float,
-        batch_size: int,
-        steps_per_epoch: int,
-        seed: int,
-        num_workers: int = 0,
+        config: TrainingConfig,
         input_transform: Callable[[np.ndarray], torch.Tensor] | None = None,
-        cuda_graphs: bool | None = None,
-        input_noise: float = 0.0,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.encoder = encoder
         self._data = data
         self._edges = edges
-        self.a, self.b = a, b
-        self.negative_sample_rate = negative_sample_rate
-        self.repulsion_strength = repulsion_strength
-        self.lr = lr
-        self.batch_size = batch_size
-        self.steps_per_epoch = steps_per_epoch
-        self.seed = seed
-        self.num_workers = num_workers
+        self.config = config
         self.input_transform = input_transform
-        self.cuda_graphs = cuda_graphs
-        self.input_noise = input_noise
         #: Set by :func:`train` when the fit was stopped by KeyboardInterrupt.
         self.interrupted = False
         #: The epoch whose weights :class:`BestWeights` restored, if it did.
@@ -313,17 +306,17 @@ class UMAPModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         self._x = self._data.to(self.device)
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(self.seed + self.global_rank)
+        generator.manual_seed(self.config.seed + self.global_rank)
         # A step draws at most as many edges as the graph holds: on wine's 3,000 edges a
         # batch of 10,000 would repeat each one three times over, at three times the cost.
-        batch_size = min(self.batch_size, len(self._edges.head))
+        batch_size = min(self.config.batch_size, len(self._edges.head))
         self.sampler = EdgeSampler(
-            self._edges, batch_size, self.negative_sample_rate, self.device, generator
+            self._edges, batch_size, self.config.negative_sample_rate, self.device, generator
         )
         self._sums = torch.zeros(len(EPOCH_METRICS), device=self.device)
         self._noise = (
-            self.noise_scale(self._x, self.sampler) * self.input_noise
-            if self.input_noise > 0
+            self.noise_scale(self._x, self.sampler) * self.config.input_noise
+            if self.config.input_noise > 0
             else None
         )
         self._graph: torch.cuda.CUDAGraph | None = None
@@ -363,7 +356,7 @@ class UMAPModule(pl.LightningModule):
 
     def _use_graphs(self) -> bool:
         """Whether to capture a CUDA graph: wanted, and possible on this trainer."""
-        wanted = USE_CUDA_GRAPHS if self.cuda_graphs is None else self.cuda_graphs
+        wanted = USE_CUDA_GRAPHS if self.config.cuda_graphs is None else self.config.cuda_graphs
         if not wanted:
             return False
         reason = None
@@ -375,22 +368,22 @@ class UMAPModule(pl.LightningModule):
             reason = f"precision {self.trainer.precision!r} scales gradients"
         elif not hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
             reason = "this PyTorch cannot capture a custom random generator"
-        if reason is not None and self.cuda_graphs:
+        if reason is not None and self.config.cuda_graphs:
             warnings.warn(f"cuda_graphs: not used, {reason}", RuntimeWarning, stacklevel=2)
         return reason is None
 
     def train_dataloader(self) -> DataLoader:
-        steps = math.ceil(self.steps_per_epoch / self.trainer.world_size)
+        steps = math.ceil(self.config.steps_per_epoch / self.trainer.world_size)
         # Lightning asks for the loader after on_fit_start, which decides on graphs.
         per_batch = _GRAPH_STEPS_PER_BATCH if self._graph_planned else _EAGER_STEPS_PER_BATCH
         return DataLoader(
             _StepCounter(steps, per_batch),
             batch_size=None,
-            num_workers=self.num_workers,
+            num_workers=self.config.num_workers,
         )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.encoder.parameters(), lr=self.lr, fused=True)
+        return torch.optim.Adam(self.encoder.parameters(), lr=self.config.lr, fused=True)
 
     def on_train_epoch_start(self) -> None:
         self._sums.zero_()
@@ -449,9 +442,9 @@ class UMAPModule(pl.LightningModule):
             emb.index_select(0, batch.head),
             emb.index_select(0, batch.tail),
             emb.index_select(0, batch.negatives.flatten()).view(*batch.negatives.shape, -1),
-            self.a,
-            self.b,
-            self.repulsion_strength,
+            self.config.a,
+            self.config.b,
+            self.config.repulsion_strength,
         )
         self._sums += torch.stack([loss, attraction, repulsion]).detach()
         return loss
@@ -536,7 +529,7 @@ class UMAPModule(pl.LightningModule):
             # Stop at the first bad epoch: later epochs would only spread NaN weights.
             raise FloatingPointError(
                 f"training diverged: the loss became {self.history['loss'][-1]} at epoch "
-                f"{self.current_epoch}; try a lower lr (it is {self.lr:g})"
+                f"{self.current_epoch}; try a lower lr (it is {self.config.lr:g})"
             )
         self.history["time"].append(time.perf_counter() - self._fit_start)
         self.history["lr"].append(self.trainer.optimizers[0].param_groups[0]["lr"])
@@ -662,28 +655,39 @@ def _quiet_lightning(quiet: bool) -> Iterator[None]:
                 logging.getLogger(name).setLevel(level)
 
 
-def train(
-    module: UMAPModule,
-    epochs: int,
-    checkpoint_dir: Path,
-    quiet: bool,
-    restore_best_weights: bool,
-    extra_callbacks: list[pl.Callback],
-    trainer_kwargs: Mapping[str, Any] | None = None,
-) -> tuple[dict[str, list[float]], int | None]:
-    """Run the Lightning trainer on ``module``.
+def training_device(trainer_kwargs: Mapping[str, Any]) -> torch.device:
+    """Where neighbours are searched: where training runs, as far as it is known before it.
+
+    CUDA when available, unless the accelerator (``trainer_kwargs`` over
+    :data:`TRAINER_DEFAULTS`) says ``'cpu'``.
+    """
+    options = {**TRAINER_DEFAULTS, **trainer_kwargs}
+    on_cpu = str(options.get("accelerator", "auto")).lower() == "cpu"
+    return torch.device("cuda") if torch.cuda.is_available() and not on_cpu else torch.device("cpu")
+
+
+@contextlib.contextmanager
+def checkpoint_directory(checkpoint_dir: str | Path | None) -> Iterator[Path]:
+    """``checkpoint_dir`` as a Path (created), or a temporary directory removed on exit."""
+    if checkpoint_dir is not None:
+        path = Path(checkpoint_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="glass_box_umap-") as tmp:
+        yield Path(tmp)
+
+
+def train(module: UMAPModule, checkpoint_dir: Path) -> tuple[dict[str, list[float]], int | None]:
+    """Run the Lightning trainer on ``module``, as ``module.config`` says.
 
     Writes Lightning checkpoints (``best-*.ckpt`` and ``last.ckpt``) and TensorBoard
     event files under ``checkpoint_dir``. With ``restore_best_weights``, the encoder
-    ends with the weights of the lowest-loss epoch.
-
-    Parameters
-    ----------
-    trainer_kwargs : dict, optional
-        More ``lightning.pytorch.Trainer`` arguments, checked by
-        :func:`check_trainer_kwargs`; they override :data:`TRAINER_DEFAULTS`
-        (``accelerator='auto'``, ``devices=1``). With ``strategy='ddp'`` every process
-        runs the caller's script, and each returns with the same trained weights.
+    ends with the weights of the lowest-loss epoch. The config's ``trainer_kwargs``
+    (checked by :func:`check_trainer_kwargs` beforehand) override
+    :data:`TRAINER_DEFAULTS` (``accelerator='auto'``, ``devices=1``). With
+    ``strategy='ddp'`` every process runs the caller's script, and each returns with the
+    same trained weights.
 
     Returns
     -------
@@ -693,8 +697,10 @@ def train(
     best_epoch : int or None
         The epoch whose weights the encoder holds when ``restore_best_weights``.
     """
-    options = {**TRAINER_DEFAULTS, **check_trainer_kwargs(trainer_kwargs)}
-    best = BestWeights(restore=restore_best_weights)
+    config = module.config
+    epochs, quiet = config.epochs, config.quiet
+    options = {**TRAINER_DEFAULTS, **config.trainer_kwargs}
+    best = BestWeights(restore=config.restore_best_weights)
     checkpoint = ModelCheckpoint(
         dirpath=checkpoint_dir / "checkpoints",
         filename="best-{epoch}",
@@ -714,7 +720,7 @@ def train(
         trainer = pl.Trainer(
             max_epochs=epochs,
             logger=logger,
-            callbacks=[best, checkpoint, *progress, *copy.copy(extra_callbacks)],
+            callbacks=[best, checkpoint, *progress, *config.extra_callbacks],
             enable_progress_bar=live_bar,
             num_sanity_val_steps=0,
             limit_val_batches=0,

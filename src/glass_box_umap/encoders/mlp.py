@@ -88,8 +88,8 @@ class MLPEncoder(nn.Module):
         of PReLU slopes at layer ``l`` (1 where the pre-activation is positive, the learnt
         slope elsewhere: the piece autograd differentiates). The product is taken from
         the output side, so it costs ``n_components`` rows per sample, and in one matrix
-        product per layer for the whole batch; it measured 1.3-1.4x faster than
-        ``n_components`` autograd passes on a 2-core CPU (``benchmarks/jacobian.py``).
+        product per layer for the whole batch, which is faster than ``n_components``
+        autograd passes (``python benchmarks/jacobian.py`` measures both).
 
         Parameters
         ----------

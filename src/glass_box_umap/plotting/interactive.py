@@ -6,7 +6,7 @@ HTML file (BokehJS inlined, so it opens offline). The page has
 * a WebGL scatter of the first two embedding axes, with hover tooltips naming each point's
   top-3 features by contribution magnitude and their signed contributions per axis;
 * colour modes switched by widgets: by group, by one feature's contribution (signed on
-  axis 1, signed on axis 2, or the L2 magnitude over axes 1-2) with a colour bar, or by
+  component 0, signed on component 1, or the L2 magnitude over both) with a colour bar, or by
   each point's top feature;
 * lasso and box selection feeding a bar chart of the mean signed contributions of the
   selected points.
@@ -15,7 +15,7 @@ Everything interactive runs in the browser (``CustomJS``). Hover strings, colour
 legends are computed here, so the arithmetic is testable in Python.
 
 The bar chart shows, for the 15 features whose mean contribution vector over the selection
-is longest, the mean signed contribution to axis 1 and to axis 2 side by side. Because a
+is longest, the mean signed contribution to components 0 and 1 side by side. Because a
 point's contributions sum over features to its coordinates, one axis's mean contributions,
 summed over all features, equal the selection's mean coordinate on that axis: the bars say
 which features put the selection where it is. With nothing selected they show the mean over
@@ -51,7 +51,13 @@ from bokeh.plotting import figure
 from bokeh.resources import INLINE
 from bokeh.transform import dodge
 
-from .._validation import check_contributions, check_int, resolve_feature_names
+from .._validation import (
+    MISSING,
+    check_contributions,
+    check_int,
+    renamed_keyword,
+    resolve_feature_names,
+)
 
 #: Default cap on contribution values sent to the page (points x 2 plotted axes x features).
 #: float32 values are embedded base64-encoded, 5.33 bytes each: 8e6 values are ~43 MB, and at
@@ -78,12 +84,12 @@ _MODE_LABELS = {
     "feature": "one feature's contribution",
     "top": "top feature (largest |contribution|)",
 }
-_QUANTITY_LABELS = ["signed, axis 1", "signed, axis 2", "L2 magnitude, axes 1-2"]
+_QUANTITY_LABELS = ["signed, component 0", "signed, component 1", "L2 magnitude, components 0-1"]
 
 
 def explore(
-    emb: Any,
-    contributions: Any,
+    embedding: Any = MISSING,
+    contributions: Any = MISSING,
     feature_names: Sequence[str] | None = None,
     groups: Any = None,
     feature_values: Any = None,
@@ -92,14 +98,15 @@ def explore(
     max_values: int = MAX_VALUES,
     title: str | None = None,
     random_state: int | None = 0,
+    emb: Any = MISSING,
 ) -> LayoutDOM:
     """Build the interactive explorer as a Bokeh layout.
 
     Parameters
     ----------
-    emb : array of shape (n_samples, n_components), float
+    embedding : array of shape (n_samples, n_components), float
         The embedding, e.g. ``reducer.transform(X)``. With more than two components the
-        first two are plotted (the title says so).
+        first two (components 0 and 1) are plotted (the title says so).
     contributions : array of shape (n_samples, n_components, n_features), float
         Per-feature contributions, e.g. ``reducer.compute_contributions(X)``.
     feature_names : sequence of n_features str, optional
@@ -121,6 +128,8 @@ def explore(
         Title of the scatter plot.
     random_state : int or None, default 0
         Seed of the subsample.
+    emb : array, deprecated
+        The old name of ``embedding``; works with a ``FutureWarning`` for one release.
 
     Returns
     -------
@@ -129,8 +138,11 @@ def explore(
         ``feature_select``, ``feature_search``, ``quantity``, ``points``, ``bars``,
         ``selection_count``, ``notice``, ``legend``, ``colorbar``).
     """
+    embedding = renamed_keyword("explore", "embedding", embedding, "emb", emb)
+    if contributions is MISSING:
+        raise TypeError("explore() missing required argument: 'contributions'")
     emb, contributions, names, group_labels, group_codes, feature_values = _check_inputs(
-        emb, contributions, feature_names, groups, feature_values
+        embedding, contributions, feature_names, groups, feature_values
     )
     max_points = check_int("max_points", max_points, 1)
     max_values = check_int("max_values", max_values, 1)
@@ -160,7 +172,7 @@ def explore(
     labels = _unique_labels(names)
     plot_title = title if title is not None else "Glass-box UMAP: embedding and contributions"
     if n_components > 2:
-        plot_title += f" (axes 1 and 2 of {n_components})"
+        plot_title += f" (components 0 and 1 of {n_components})"
 
     tips = hover_strings(
         shown,
@@ -314,7 +326,12 @@ def explore(
 
 
 def save_explorer(
-    path: str | Path, emb: Any, contributions: Any, *args: Any, **kwargs: Any
+    path: str | Path,
+    embedding: Any = MISSING,
+    contributions: Any = MISSING,
+    *args: Any,
+    emb: Any = MISSING,
+    **kwargs: Any,
 ) -> Path:
     """Write :func:`explore`'s layout to one self-contained HTML file and return its path.
 
@@ -322,10 +339,11 @@ def save_explorer(
     The other arguments are those of :func:`explore`; the page title is ``title`` when given.
     The parent directory must exist.
     """
+    embedding = renamed_keyword("save_explorer", "embedding", embedding, "emb", emb)
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"path: directory {str(path.parent)!r} does not exist")
-    layout = explore(emb, contributions, *args, **kwargs)
+    layout = explore(embedding, contributions, *args, **kwargs)
     page = file_html(layout, INLINE, title=kwargs.get("title") or "Glass-box UMAP explorer")
     path.write_text(page, encoding="utf-8")
     return path
@@ -375,7 +393,7 @@ def colour_limits(shown: np.ndarray) -> np.ndarray:
     Returns
     -------
     array of shape (3, n_kept), float
-        Rows: the ``_LIMIT_PERCENTILE`` percentile of |contribution| on axis 1 and on axis 2
+        Rows: the ``_LIMIT_PERCENTILE`` percentile of |contribution| on components 0 and 1
         (the signed maps run from -limit to +limit, centred on zero), and of the L2 magnitude
         over both axes (the sequential map runs from 0 to limit). Zeros become 1 so that a
         feature that never contributes still has a valid colour range.
@@ -565,15 +583,15 @@ def _scatter(
             tooltips=f"<div><b>sample</b> @id</div>{group_line}<div>@tip{{safe}}</div>",
         )
     )
-    plot.xaxis.axis_label = "axis 1"
-    plot.yaxis.axis_label = "axis 2"
+    plot.xaxis.axis_label = "component 0"
+    plot.yaxis.axis_label = "component 1"
     return plot
 
 
 def _bar_chart(means: np.ndarray, labels: list[str], n: int) -> tuple[Any, ColumnDataSource, Div]:
     """Bars of the mean signed contributions over all points; the JS replaces them on select.
 
-    ``means`` has shape (2, n_features): the mean contribution to axes 1 and 2.
+    ``means`` has shape (2, n_features): the mean contribution to components 0 and 1.
     """
     order = np.argsort(-np.hypot(means[0], means[1]), kind="stable")[:N_BARS]
     # Factors run bottom to top: reversing puts the largest bar at the top.
@@ -601,7 +619,7 @@ def _bar_chart(means: np.ndarray, labels: list[str], n: int) -> tuple[Any, Colum
         height=0.38,
         source=source,
         color=_CATEGORICAL[0],
-        legend_label="axis 1",
+        legend_label="component 0",
     )
     plot.hbar(
         y=dodge("feature", -0.2, range=plot.y_range),
@@ -609,7 +627,7 @@ def _bar_chart(means: np.ndarray, labels: list[str], n: int) -> tuple[Any, Colum
         height=0.38,
         source=source,
         color=_CATEGORICAL[1],
-        legend_label="axis 2",
+        legend_label="component 1",
     )
     plot.legend.location = "bottom_right"
     plot.xaxis.axis_label = "mean contribution"

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_contributions, resolve_feature_names
+from .._validation import MISSING, check_contributions, renamed_keyword, resolve_feature_names
 
 
-def _new_figure(figsize: tuple[float, float], dpi: float | None = None, pyplot: bool = True):
+def new_figure(figsize: tuple[float, float], dpi: float | None = None, pyplot: bool = True):
     """A figure managed by pyplot (so notebooks show it), or a free-standing one."""
     if pyplot:
         import matplotlib.pyplot as plt
@@ -136,7 +136,7 @@ def plot_embedding(
         if color.shape != (n,):
             raise ValueError(f"color: expected shape ({n},), got {color.shape}")
     if ax is None:
-        ax = _new_figure(figsize=(6, 6)).add_subplot()
+        ax = new_figure(figsize=(6, 6)).add_subplot()
     fig = ax.figure
     artist = scatter_embedding(ax, embedding, color, title=title, cmap=cmap, point_size=point_size)
     if color is not None and not _is_categorical(color):
@@ -198,12 +198,12 @@ def plot_feature_contribution(
             )
         values = contributions[:, component, j]
         limit = float(np.abs(values).max()) or 1.0
-        label = f"contribution of {names[j]} to axis {component + 1}"
+        label = f"contribution of {names[j]} to component {component}"
         kwargs = {"cmap": cmap or "RdBu_r", "vmin": -limit, "vmax": limit}
     else:
-        raise ValueError(f"component: expected an axis index or 'l2', got {component!r}")
+        raise ValueError(f"component: expected a component index or 'l2', got {component!r}")
     if ax is None:
-        ax = _new_figure(figsize=(6, 5.4)).add_subplot()
+        ax = new_figure(figsize=(6, 5.4)).add_subplot()
     fig = ax.figure
     size = point_size if point_size is not None else _point_size(embedding.shape[0])
     order = np.argsort(np.abs(values))  # the strongest points on top
@@ -219,10 +219,11 @@ def plot_feature_contribution(
 def plot_top_features(
     contributions: Any,
     groups: Any,
-    n: int = 10,
+    k: int = MISSING,
     *,
     feature_names: Sequence[str] | None = None,
     ncols: int = 3,
+    n: int = MISSING,
 ) -> Any:
     """Per group, a bar chart of the features that contribute most, signed per axis.
 
@@ -235,11 +236,13 @@ def plot_top_features(
     contributions : array of shape (n_samples, n_components, n_features)
     groups : array of shape (n_samples,)
         Group label of each sample.
-    n : int, default 10
-        Features per group.
+    k : int, default 10
+        Features per group (``k`` as in :func:`glass_box_umap.explain.top_features`).
     feature_names : sequence of str, optional
     ncols : int, default 3
         Panels per row.
+    n : int, deprecated
+        The old name of ``k``; works with a ``FutureWarning`` for one release.
 
     Returns
     -------
@@ -248,27 +251,30 @@ def plot_top_features(
     """
     from ..explain import explain_groups
 
+    if k is MISSING and n is MISSING:
+        k = 10
+    k = renamed_keyword("plot_top_features", "k", k, "n", n)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k: expected a positive integer, got {k!r}")
     table = explain_groups(contributions, groups, feature_names=feature_names)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: expected a positive integer, got {n!r}")
-    axis_columns = [c for c in table.columns if c.startswith("mean_axis")]
+    axis_columns = [c for c in table.columns if c.startswith("mean_component")]
     group_values = list(dict.fromkeys(table["group"]))
     ncols = min(ncols, len(group_values))
     nrows = -(-len(group_values) // ncols)
-    n_shown = min(n, table["feature"].nunique())
+    n_shown = min(k, table["feature"].nunique())
     height = 0.6 + 0.28 * n_shown * len(axis_columns) ** 0.5
-    fig = _new_figure(figsize=(4.2 * ncols, height * nrows))
+    fig = new_figure(figsize=(4.2 * ncols, height * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     bar = 0.8 / len(axis_columns)
     for ax, group in zip(axes, group_values, strict=False):
         top = table[(table["group"] == group) & (table["rank"] <= n_shown)].sort_values("rank")
         y = np.arange(len(top))
-        for k, column in enumerate(axis_columns):
+        for component, column in enumerate(axis_columns):
             ax.barh(
-                y + (k - (len(axis_columns) - 1) / 2) * bar,
+                y + (component - (len(axis_columns) - 1) / 2) * bar,
                 top[column],
                 height=bar,
-                label=f"axis {k + 1}",
+                label=f"component {component}",
             )
         ax.axvline(0.0, color="black", linewidth=0.6)
         ax.set_yticks(y, top["feature"].astype(str))

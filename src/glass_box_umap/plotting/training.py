@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .static import _new_figure, scatter_embedding
+from .static import new_figure, scatter_embedding
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ..callbacks import EmbeddingSnapshots
+#: What the views read from a snapshot recorder (``EmbeddingSnapshots`` after a fit).
+SNAPSHOT_ATTRIBUTES = ("epochs_", "embeddings_", "labels_", "history_")
+
+
+def check_snapshots(snapshots: Any) -> tuple[Sequence[int], Sequence[np.ndarray]]:
+    """The epochs and embeddings of filled snapshots, or a clear error.
+
+    ``snapshots`` is an :class:`~glass_box_umap.callbacks.EmbeddingSnapshots` after a
+    fit, or any object with its data attributes (:data:`SNAPSHOT_ATTRIBUTES`): the views
+    depend on the recorded data, not on the callback.
+    """
+    missing = [name for name in SNAPSHOT_ATTRIBUTES if not hasattr(snapshots, name)]
+    if missing:
+        raise TypeError(
+            f"snapshots: expected an EmbeddingSnapshots, got {type(snapshots).__name__} "
+            f"(without {missing})"
+        )
+    if not snapshots.embeddings_:
+        raise ValueError("snapshots: holds no snapshots yet; pass it in extra_callbacks and fit")
+    return snapshots.epochs_, snapshots.embeddings_
 
 
 def snapshot_figure(embedding: np.ndarray, labels: np.ndarray | None, title: str) -> Figure:
@@ -29,7 +49,7 @@ def snapshot_figure(embedding: np.ndarray, labels: np.ndarray | None, title: str
     matplotlib.figure.Figure
         Not attached to pyplot, so it is freed with its last reference.
     """
-    fig = _new_figure(figsize=(4, 4), pyplot=False)
+    fig = new_figure(figsize=(4, 4), pyplot=False)
     scatter_embedding(fig.add_subplot(), embedding, labels, title=title, legend=False)
     return fig
 
@@ -55,7 +75,7 @@ def live_figure(
     -------
     matplotlib.figure.Figure
     """
-    fig = _new_figure(figsize=(8.5, 3.8), pyplot=False)
+    fig = new_figure(figsize=(8.5, 3.8), pyplot=False)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
     scatter_embedding(left, embedding, labels, title=f"epoch {epoch}", legend=False)
     if history.get("loss"):
@@ -73,7 +93,7 @@ def _panel_indices(n_snapshots: int, max_panels: int) -> np.ndarray:
 
 
 def plot_training(
-    snapshots: EmbeddingSnapshots,
+    snapshots: Any,
     max_panels: int = 11,
     ncols: int = 4,
     panel_size: float = 2.6,
@@ -98,8 +118,6 @@ def plot_training(
         Snapshot panels titled with their epoch; the last panel shows the loss (and its
         attraction and repulsion parts) per epoch, with the snapshot epochs marked.
     """
-    from ..callbacks import check_snapshots
-
     epochs, embeddings = check_snapshots(snapshots)
     if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
         raise ValueError(f"max_panels: expected a positive integer, got {max_panels!r}")
@@ -109,7 +127,7 @@ def plot_training(
     n_panels = len(shown) + 1
     ncols = min(ncols, n_panels)
     nrows = -(-n_panels // ncols)
-    fig = _new_figure(figsize=(panel_size * ncols, panel_size * nrows))
+    fig = new_figure(figsize=(panel_size * ncols, panel_size * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, i in zip(axes, shown, strict=False):
         scatter_embedding(
@@ -142,7 +160,7 @@ def plot_loss(
     if not isinstance(history, dict) or "loss" not in history or "epoch" not in history:
         raise ValueError("history: expected a dict with 'epoch' and 'loss' lists (history_)")
     if ax is None:
-        fig = _new_figure(figsize=(5, 3.5))
+        fig = new_figure(figsize=(5, 3.5))
         ax = fig.add_subplot()
     x = np.asarray(history["epoch"]) + 1
     for name, style in (("loss", "-"), ("attraction", "--"), ("repulsion", ":")):
@@ -155,7 +173,7 @@ def plot_loss(
     return ax.figure
 
 
-def animate(snapshots: EmbeddingSnapshots, dpi: int = 80, interval_ms: float = 250) -> Any:
+def animate(snapshots: Any, dpi: int = 80, interval_ms: float = 250) -> Any:
     """A matplotlib animation stepping through the snapshots beside the loss curve.
 
     Parameters
@@ -172,10 +190,8 @@ def animate(snapshots: EmbeddingSnapshots, dpi: int = 80, interval_ms: float = 2
     """
     from matplotlib.animation import FuncAnimation
 
-    from ..callbacks import check_snapshots
-
     epochs, embeddings = check_snapshots(snapshots)
-    fig = _new_figure(figsize=(8, 4), dpi=dpi)
+    fig = new_figure(figsize=(8, 4), dpi=dpi)
     ax_emb, ax_loss = fig.subplots(1, 2)
     stacked = np.concatenate([e[:, :2] for e in embeddings])
     low, high = stacked.min(axis=0), stacked.max(axis=0)
@@ -200,9 +216,7 @@ def animate(snapshots: EmbeddingSnapshots, dpi: int = 80, interval_ms: float = 2
     return FuncAnimation(fig, draw, frames=len(epochs), interval=interval_ms, blit=False)
 
 
-def save_animation(
-    snapshots: EmbeddingSnapshots, path: str | Path, fps: float = 4.0, dpi: int = 80
-) -> Path:
+def save_animation(snapshots: Any, path: str | Path, fps: float = 4.0, dpi: int = 80) -> Path:
     """Write :func:`animate` as a GIF (Pillow) or a self-contained HTML player.
 
     Parameters

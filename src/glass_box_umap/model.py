@@ -1,0 +1,305 @@
+"""The fitted map: training mean, optional PCA projection and encoder, in one module.
+
+``GlassBoxMap`` is what a fit produces and what the estimator, model files and the
+exactness checker share. A raw sample ``x`` of shape ``input_shape`` lands at
+
+    f(x) = encoder(P (x - mean))
+
+(``P`` the optional PCA projection, for flat input only). The encoder and ``P`` hold no
+offsets and the encoder is piecewise linear, so ``f(x) = J(x) (x - mean)`` exactly: the
+contributions ``J(x)[k, j] (x - mean)[j]`` sum to the embedding, and explain where a
+sample lands relative to where the mean sample does (the origin).
+
+The module's ``forward`` takes *centred* samples, so that it is a bias-free map and any
+exactness tool applies to it as it is; :meth:`GlassBoxMap.batches` centres raw arrays,
+in float64, chunk by chunk, before handing them to it. Loading a model and explaining
+with it needs only this module: nothing here imports Lightning.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+import torch
+from torch import nn
+
+from . import _validation as check
+from .attribution import batch_jacobian, contributions
+from .graph import EdgeList
+
+#: Inference batches are padded to at least this many rows; see :meth:`GlassBoxMap.batches`.
+MIN_ROWS = 16
+#: Rows of sparse input densified at a time.
+DENSE_CHUNK = 16_384
+
+
+def dense_rows(X: Any) -> np.ndarray:
+    """``X`` (a slice of rows) as a dense ndarray; callers slice sparse input in chunks."""
+    return X.toarray() if scipy.sparse.issparse(X) else X
+
+
+def in_dtype(module: nn.Module, dtype: torch.dtype, *, always_copy: bool = False) -> nn.Module:
+    """``module`` in ``dtype`` and eval mode, as a copy: ``module`` itself is never modified.
+
+    Returns ``module`` itself when it already is in eval mode and in ``dtype`` (floating
+    parameters and buffers), unless ``always_copy``.
+    """
+    floats = [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    if not always_copy and not module.training and all(t.dtype == dtype for t in floats):
+        return module
+    return copy.deepcopy(module).to(dtype).eval()
+
+
+def encoder_input_dims(
+    input_shape: tuple[int, ...], n_projected: int | None = None
+) -> int | tuple[int, ...]:
+    """What an encoder is built for (its ``input_dims``): the per-sample shape of N-D
+    samples, else the number of features, or of PCA axes when they project the input."""
+    if len(input_shape) > 1:
+        return tuple(input_shape)
+    return n_projected if n_projected is not None else input_shape[0]
+
+
+class GlassBoxMap(nn.Module):
+    """Centring, optional PCA projection and encoder: the whole fitted map.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Bias-free and piecewise linear; maps (n, *encoder input shape) to
+        (n, n_components).
+    mean : array-like of shape input_shape
+        The training mean, subtracted from every sample (kept in float64 on the CPU
+        whatever dtype the module is cast to: centring is always done in float64).
+    projection : Tensor of shape (n_projected, n_features) or None
+        PCA axes, applied after centring (flat input only). Stored in float32, the
+        precision the encoder was trained on.
+
+    Attributes
+    ----------
+    input_shape : tuple of int
+        Shape of one raw sample: ``(n_features,)`` or ``(C, H, W)``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        mean: Any,
+        projection: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.register_buffer("mean", torch.as_tensor(np.asarray(mean), dtype=torch.float64))
+        self.input_shape = tuple(int(d) for d in self.mean.shape)
+        if projection is not None:
+            projection = torch.as_tensor(projection, dtype=torch.float32)
+            if len(self.input_shape) != 1 or projection.shape[1] != self.input_shape[0]:
+                raise ValueError(
+                    f"projection: of shape {tuple(projection.shape)} does not fit samples of "
+                    f"shape {self.input_shape}"
+                )
+        self.register_buffer("projection", projection)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> GlassBoxMap:
+        # ``.double()``, ``.float()``, ``.to(...)`` convert the encoder and the projection;
+        # the mean stays the float64 CPU array that centring in numpy reads.
+        mean = self._buffers.pop("mean")
+        try:
+            super()._apply(fn, recurse)
+        finally:
+            self._buffers["mean"] = mean
+        return self
+
+    # ------------------------------------------------------------------ tensors
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed *centred* samples ``x`` of shape (n, *input_shape): (n, n_components)."""
+        if self.projection is not None:
+            x = x @ self.projection.T
+        return self.encoder(x)
+
+    def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Jacobians (n, n_components, *input_shape) and outputs (n, n_components) at centred ``x``.
+
+        The encoder's Jacobian (its closed form where it has one) times the projection:
+        the chain rule maps it back to the original features exactly.
+        """
+        if self.projection is None:
+            return batch_jacobian(self.encoder, x)
+        jac, out = batch_jacobian(self.encoder, (x.detach() @ self.projection.T).detach())
+        return jac @ self.projection, out
+
+    # ------------------------------------------------------------------ arrays
+    def check_input(self, X: Any, owner: str = "GlassBoxMap") -> Any:
+        """``X`` validated (:func:`~glass_box_umap._validation.check_samples`) for this map.
+
+        Returns it as (n_samples, n_features) float64 (CSR for sparse input); raises,
+        naming ``X`` and ``owner``, when its samples are not of shape ``input_shape``.
+        """
+        X, input_shape = check.check_samples(X)
+        expected = self.input_shape
+        if len(input_shape) == len(expected) == 1 and input_shape != expected:
+            raise ValueError(
+                f"X has {input_shape[0]} features, but {owner} is expecting {expected[0]} "
+                "features as input"
+            )
+        if input_shape != expected:
+            raise ValueError(
+                f"X: samples of shape {input_shape}, but {owner} was fitted on samples of "
+                f"shape {expected}"
+            )
+        return X
+
+    def prepare(self, X: Any) -> torch.Tensor:
+        """What the encoder sees: ``X`` centred, then projected, in float32.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n, n_features), or ndarray (n, *input_shape)
+
+        Returns
+        -------
+        Tensor of shape (n, *input_shape), or (n, n_projected) with a projection.
+
+        Built chunk by chunk, so that neither a float64 copy of ``X`` nor a dense copy
+        of sparse ``X`` exists at once (with a projection, only the projected inputs do).
+        """
+        if X.ndim > 2 and tuple(X.shape[1:]) == self.input_shape:
+            X = X.reshape(X.shape[0], -1)
+        mean = self.mean.numpy().reshape(-1)
+        if X.shape[1:] != mean.shape:
+            raise ValueError(f"X: has {X.shape[1]} features, the model expects {mean.shape[0]}")
+        width = mean.shape[0] if self.projection is None else self.projection.shape[0]
+        inputs = torch.empty((X.shape[0], width), dtype=torch.float32)
+        projection = None if self.projection is None else self.projection.float().cpu()
+        for start in range(0, X.shape[0], DENSE_CHUNK):
+            rows = slice(start, start + DENSE_CHUNK)
+            chunk = torch.as_tensor(dense_rows(X[rows]) - mean, dtype=torch.float32)
+            inputs[rows] = chunk if projection is None else chunk @ projection.T
+        if not torch.isfinite(inputs).all():
+            raise ValueError(
+                "X: values so large that centring them overflows float32; rescale the features"
+            )
+        return inputs if projection is not None else inputs.view(-1, *self.input_shape)
+
+    def batches(
+        self, X: Any, dtype: torch.dtype = torch.float32, batch_size: int = 10_000
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """Centred chunks of ``X`` as tensors: ``(n_rows, x)`` with ``x`` padded to ``MIN_ROWS``.
+
+        ``X`` is (n, n_features) (dense or sparse) or (n, *input_shape). Each chunk
+        is centred in float64, then cast to ``dtype``, and holds at most ``batch_size``
+        samples. CPU BLAS switches to other kernels (another summation order) for
+        matrices of fewer than about a dozen rows, so a sample's embedding would change
+        in the last bit with the size of its batch; zero rows embed at exactly zero, and
+        with them ``embed(X)[idx] == embed(X[idx])``. Keep the first ``n_rows`` rows of
+        what you compute from ``x``.
+        """
+        size = max(int(batch_size), MIN_ROWS)
+        mean = self.mean.numpy().reshape(-1)
+        for start in range(0, X.shape[0], size):
+            chunk = X[start : start + size]
+            chunk = chunk.reshape(chunk.shape[0], -1) if chunk.ndim > 2 else dense_rows(chunk)
+            x = torch.as_tensor(chunk - mean, dtype=dtype).view(-1, *self.input_shape)
+            n_rows = x.shape[0]
+            if n_rows < MIN_ROWS:
+                x = torch.cat([x, x.new_zeros((MIN_ROWS - n_rows, *x.shape[1:]))])
+            yield n_rows, x
+
+    def embed(self, X: Any, batch_size: int = 10_000) -> np.ndarray:
+        """The embedding of raw samples ``X``: ndarray (n, n_components), float32."""
+        model = in_dtype(self, torch.float32)
+        with torch.inference_mode():
+            pieces = [model(x)[:n].numpy() for n, x in self.batches(X, torch.float32, batch_size)]
+        return np.concatenate(pieces)
+
+    def contributions(
+        self,
+        X: Any,
+        dtype: torch.dtype = torch.float32,
+        reduction: str | None = None,
+        batch_size: int = 10_000,
+    ) -> np.ndarray:
+        """Exact per-feature contributions ``J(x)[k, j] (x - mean)[j]`` of raw samples ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, *input_shape)
+        dtype : torch.float32 or torch.float64
+        reduction : {None, 'l2'}
+            ``'l2'``: the Euclidean norm over embedding axes, one magnitude per feature.
+        batch_size : int
+
+        Returns
+        -------
+        ndarray of shape (n, n_components, *input_shape), or (n, *input_shape) for
+        ``reduction='l2'``, in ``dtype``. Sums over features to :meth:`embed` (float32)
+        or to the float64 forward pass (float64, to about 1e-12 relative).
+        """
+        if reduction not in (None, "l2"):
+            raise ValueError(f"reduction: expected None or 'l2', got {reduction!r}")
+        model = in_dtype(self, dtype)
+        pieces = []
+        for n, x in self.batches(X, dtype, batch_size):
+            contrib = contributions(model, x)[0][:n]
+            if reduction == "l2":
+                contrib = torch.linalg.vector_norm(contrib, dim=1)
+            pieces.append(contrib.numpy())
+        return np.concatenate(pieces)
+
+    def compute_jacobian(
+        self, X: Any, dtype: torch.dtype = torch.float32, batch_size: int = 10_000
+    ) -> np.ndarray:
+        """Jacobians of the map at raw samples ``X``: (n, n_components, *input_shape).
+
+        Row-wise products with the centred samples are :meth:`contributions`.
+        """
+        model = in_dtype(self, dtype)
+        return np.concatenate(
+            [model.jacobian(x)[0][:n].numpy() for n, x in self.batches(X, dtype, batch_size)]
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FittedState:
+    """Everything a fit leaves behind, as the estimator commits it (from ``fit`` or a file).
+
+    Attributes
+    ----------
+    map : GlassBoxMap
+        On the CPU, in eval mode.
+    pca_components : ndarray of shape (n_projected, n_features), float64, or None
+    embedding : ndarray of shape (n_samples, n_components), float32
+    a, b : float
+    history : dict of lists
+    best_epoch : int or None
+    interrupted : bool
+    feature_names : ndarray of shape (n_features,), object, or None
+    graph : EdgeList or None
+        None for a loaded model (files do not hold the graph).
+    """
+
+    map: GlassBoxMap
+    pca_components: np.ndarray | None
+    embedding: np.ndarray
+    a: float
+    b: float
+    history: dict[str, list[float]]
+    best_epoch: int | None
+    interrupted: bool = False
+    feature_names: np.ndarray | None = None
+    graph: EdgeList | None = None
+
+
+__all__ = [
+    "MIN_ROWS",
+    "FittedState",
+    "GlassBoxMap",
+    "dense_rows",
+    "encoder_input_dims",
+    "in_dtype",
+]
