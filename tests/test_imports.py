@@ -121,3 +121,27 @@ def test_loading_and_explaining_never_import_lightning():
         [sys.executable, "-c", code], capture_output=True, text=True, env=cpu_env(), check=True
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_command_line_transform_needs_neither_scikit_learn_nor_lightning(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "X.npy", np.load(DATA / "expected.npz")["X"])
+    model = DATA / "format1_wine_pca_residual.safetensors"  # fitted without column names
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from glass_box_umap.cli import main
+
+        sys.argv = ["glass-box-umap", "transform", {str(model)!r},
+                    {str(tmp_path / "X.npy")!r}, "--out", {str(tmp_path / "e.csv")!r}]
+        assert main() == 0
+        heavy = ("sklearn", "lightning", "matplotlib", "bokeh", "numba")
+        print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=cpu_env(), check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+    assert (tmp_path / "e.csv").read_text().startswith("sample,glassboxumap0,glassboxumap1")

@@ -9,6 +9,7 @@ parameters) end with one line on stderr and exit status 2, before anything is fi
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -204,12 +205,29 @@ def _load_for(args: argparse.Namespace):
     return model, table, X
 
 
+def _load_map_for(args: argparse.Namespace):
+    """The fitted map alone, and the data file's columns in the model's order.
+
+    Embedding needs only the map (:class:`~glass_box_umap.model.GlassBoxMap`), so this
+    path imports neither the estimator (scikit-learn) nor Lightning: a cold
+    ``glass-box-umap transform`` pays for PyTorch, pandas and little else.
+    """
+    from .io import read_table, select_features
+    from .persistence import load_model
+
+    _, state = load_model(args.model)
+    table = read_table(args.data, None, tuple(args.drop_columns))
+    names = None if state.feature_names is None else list(state.feature_names)
+    n_features = math.prod(state.map.input_shape)
+    return state.map, table, select_features(table, names, n_features)
+
+
 def _transform(args: argparse.Namespace) -> int:
     timer = _Timer()
     with timer("read"):
-        model, table, X = _load_for(args)
+        map_, table, X = _load_map_for(args)
     with timer("transform"):
-        embedding = model.transform(X)
+        embedding = map_.embed(map_.check_input(X, owner="the model"))
     path = _write_embedding(Path(args.out), embedding, X.index)
     print(f"{table.source}: {X.shape[0]} samples embedded")
     _report({"embedding": path}, timer)

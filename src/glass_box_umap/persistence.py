@@ -21,7 +21,6 @@ import json
 import os
 import tempfile
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ._metadata import package_version
 from .encoders import available_encoders, build_encoder, make_encoder, qualified_name
 from .model import FittedState, GlassBoxMap, encoder_input_dims
 from .parameters import check_param
@@ -145,14 +145,6 @@ def _json_trainer_kwargs(trainer_kwargs: dict[str, Any]) -> dict[str, Any]:
             stacklevel=3,
         )
     return kept
-
-
-def package_version() -> str:
-    """The installed package's version (one source: pyproject.toml), written in model files."""
-    try:
-        return version("glass_box_umap")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "unknown"
 
 
 def _encoder_info(spec: Any, encoder: torch.nn.Module) -> dict[str, Any]:
