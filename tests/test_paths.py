@@ -194,6 +194,31 @@ def test_generic_piecewise_linear_layers_with_biases():
     assert rel <= 1e-12 and pieces.max() > 1
 
 
+def test_overlapping_and_adaptive_max_pools():
+    # Windows that share inputs (stride 1, padding), adaptive windows, 1-D and 3-D pools.
+    torch.manual_seed(6)
+    net = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1, bias=False),
+        nn.PReLU(3),
+        nn.MaxPool2d(3, stride=1, padding=1),
+        nn.Conv2d(3, 4, 3, bias=False),
+        nn.RReLU(),
+        nn.AdaptiveMaxPool2d((2, 3)),
+        nn.Unflatten(1, (1, 4)),
+        nn.MaxPool3d((2, 1, 2), stride=1),
+        nn.Flatten(),
+        nn.Unflatten(1, (1, -1)),
+        nn.MaxPool1d(2, ceil_mode=True),
+        nn.Flatten(),
+        nn.LazyLinear(2),
+    ).double()
+    net(torch.zeros(1, 2, 7, 6, dtype=torch.float64))
+    net.eval()
+    X, B = torch.randn(10, 2, 7, 6, dtype=torch.float64), torch.randn(2, 7, 6).double()
+    rel, pieces = _gap_error(net, X, B, torch.float64)
+    assert rel <= 1e-12 and pieces.max() > 1
+
+
 class _FunctionalReLU(nn.Module):
     """A kink no module shows: ``F.relu`` in forward. The linearity check finds it."""
 
