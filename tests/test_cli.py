@@ -199,6 +199,46 @@ def test_supervised_fit_with_encoder_and_search_options(wine_csv, tmp_path, caps
     assert model.trainer_kwargs == {"accelerator": "cpu"}
 
 
+def test_precomputed_neighbours_metric_and_graph_knobs_from_the_command_line(
+    wine_csv, tmp_path, capsys
+):
+    from glass_box_umap.cli import main
+    from glass_box_umap.graph import exact_knn
+
+    path, frame = wine_csv
+    X = frame.drop(columns=["wine_id", "cultivar"]).to_numpy(dtype=np.float64)
+    indices, distances = exact_knn((X - X.mean(0)).astype(np.float32), 15)
+    knn = tmp_path / "knn.npz"
+    np.savez(knn, indices=indices, distances=distances)
+    base = ["fit", path, "--drop-columns", "wine_id", "--label-column", "cultivar"]
+    base += ["--epochs", "2", "--no-explorer", "--quiet"]
+    common = [*base, "--knn-method", "exact"]
+    searched, reused = tmp_path / "searched", tmp_path / "reused"
+    assert main([str(a) for a in [*common, "--out", searched]]) == 0, capsys.readouterr().err
+    args = [*common, "--out", reused, "--precomputed-knn", knn]
+    assert main([str(a) for a in args]) == 0, capsys.readouterr().err
+    # the same neighbours, searched or read from the file: the same model
+    a = pd.read_csv(searched / "embedding.csv")[["glassboxumap0", "glassboxumap1"]]
+    b = pd.read_csv(reused / "embedding.csv")[["glassboxumap0", "glassboxumap1"]]
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    knobs = tmp_path / "knobs"
+    args = [*base, "--out", knobs]
+    args += ["--metric", "minkowski", "--metric-kwds", '{"p": 3}', "--spread", "1.5"]
+    args += ["--local-connectivity", "2", "--set-op-mix-ratio", "0.5"]
+    assert main([str(a) for a in args]) == 0, capsys.readouterr().err
+    model = GlassBoxUMAP.load(knobs / "model.safetensors")
+    assert (model.metric, model.metric_kwds, model.spread) == ("minkowski", {"p": 3}, 1.5)
+    assert (model.local_connectivity, model.set_op_mix_ratio) == (2.0, 0.5)
+    np.savez(tmp_path / "bad.npz", idx=indices)
+    assert main([str(a) for a in [*common, "--out", tmp_path / "x", "--precomputed-knn",
+                                  tmp_path / "bad.npz"]]) == 2  # fmt: skip
+    assert "--precomputed-knn: " in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # argparse's own usage error
+        main([str(a) for a in [*common, "--out", tmp_path / "y", "--metric-kwds", "p=3"]])
+    assert info.value.code == 2
+    assert "argument --metric-kwds: expected a JSON object" in capsys.readouterr().err
+
+
 def test_demo_writes_outputs(tmp_path):
     out = tmp_path / "demo"
     result = run_cli("demo", "--out", out, "--epochs", "3", "--quiet")

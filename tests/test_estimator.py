@@ -38,6 +38,14 @@ EXPECTED_DEFAULTS = dict(
     trainer_kwargs=None,
     encoder=None,
     input_noise=0.0,
+    metric_kwds=None,
+    spread=1.0,
+    local_connectivity=1.0,
+    set_op_mix_ratio=1.0,
+    disconnection_distance=None,
+    precomputed_knn=None,
+    warm_start=False,
+    landmark_weight=1.0,
 )
 
 
@@ -423,7 +431,7 @@ BAD_PARAMS = [
     ("n_neighbors", 2.5, TypeError),
     ("min_dist", -0.1, ValueError),
     ("min_dist", float("nan"), ValueError),
-    ("metric", "hamming", ValueError),
+    ("metric", "hamming_distance", ValueError),
     ("n_components", 0, ValueError),
     ("negative_sample_rate", 0, ValueError),
     ("repulsion_strength", -1.0, ValueError),

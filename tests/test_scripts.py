@@ -30,6 +30,11 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "benchmarks/generalization.py": ([RULE, r"^iris\s+glass_box_umap\s"], []),
+    "benchmarks/faithfulness.py": ([RULE, r"^wine\s+mean\s+exact path\s+\d"], []),
+    "benchmarks/update.py": (
+        [RULE, r"^warm_start \+ landmarks\s+\d", r"^warm_start\s+\d", r"^fresh fit\s+\d"],
+        [],
+    ),
     "benchmarks/jacobian.py": (
         [RULE, r"^64\s+closed form\s", r"^64\s+autograd\s", r"^64\s+vmap\(jacrev\)\s"],
         [],

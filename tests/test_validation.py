@@ -104,7 +104,7 @@ FIT_CASES = [
     ("y continuous", GOOD, rng.normal(size=60), {}, ValueError, "y: continuous targets"),
     ("y nan", GOOD, np.where(np.arange(60) == 3, np.nan, 1.0), {}, ValueError, "y: contains NaN"),
     ("pca > features", GOOD, None, {"pca_components": 5}, ValueError, "pca_components: 5 exceeds"),
-    ("unknown metric", GOOD, None, {"metric": "hamming"}, ValueError, "metric: unknown metric"),
+    ("unknown metric", GOOD, None, {"metric": "nope"}, ValueError, "metric: unknown metric"),
     (
         "unknown encoder",
         GOOD,

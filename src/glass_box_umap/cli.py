@@ -115,6 +115,12 @@ def _fit(args: argparse.Namespace) -> int:
         target_weight=args.target_weight,
         knn_method=args.knn_method,
         input_noise=args.input_noise,
+        metric_kwds=args.metric_kwds,
+        spread=args.spread,
+        local_connectivity=args.local_connectivity,
+        set_op_mix_ratio=args.set_op_mix_ratio,
+        disconnection_distance=args.disconnection_distance,
+        precomputed_knn=_precomputed_knn(args.precomputed_knn),
         encoder_name=args.encoder,
         encoder_kwargs=_encoder_kwargs(args),
         trainer_kwargs=None if args.accelerator is None else {"accelerator": args.accelerator},
@@ -171,6 +177,42 @@ def _fit(args: argparse.Namespace) -> int:
     )
     _report(paths, timer)
     return 0
+
+
+def _metric_kwds(text: str) -> dict[str, Any]:
+    """``--metric-kwds`` as a dict, from JSON (``'{"p": 3}'``)."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON object such as '{{\"p\": 3}}' ({err})"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def _precomputed_knn(path: str | None) -> tuple[Any, Any] | None:
+    """``--precomputed-knn file.npz``: its ``indices`` and ``distances`` arrays."""
+    if path is None:
+        return None
+    import numpy as np
+
+    try:
+        with np.load(path) as f:
+            missing = [k for k in ("indices", "distances") if k not in f.files]
+            if missing:
+                raise ValueError(
+                    f"--precomputed-knn: {path!r} lacks the array(s) {missing} (it holds "
+                    f"{f.files}); save it with numpy.savez(path, indices=..., distances=...)"
+                )
+            return f["indices"], f["distances"]
+    except (OSError, ValueError) as err:
+        if str(err).startswith("--precomputed-knn"):
+            raise
+        raise ValueError(f"--precomputed-knn: cannot read {path!r} as .npz ({err})") from None
 
 
 def _encoder_kwargs(args: argparse.Namespace) -> dict[str, int]:
@@ -347,7 +389,28 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
     fit.add_argument("--n-neighbors", type=int, default=15)
     fit.add_argument("--min-dist", type=float, default=0.1)
-    fit.add_argument("--metric", default="euclidean")
+    fit.add_argument(
+        "--metric",
+        default="euclidean",
+        help="any metric pynndescent knows, or 'precomputed' (the data is a square distance "
+        "matrix) (default: euclidean)",
+    )
+    fit.add_argument(
+        "--metric-kwds",
+        type=_metric_kwds,
+        default=None,
+        help="metric keywords as JSON: '{\"p\": 3}'",
+    )
+    fit.add_argument(
+        "--precomputed-knn",
+        default=None,
+        help=".npz file with 'indices' and 'distances' (n_samples, >= n_neighbors), each row "
+        "starting with the sample itself: skips the neighbour search",
+    )
+    fit.add_argument("--spread", type=float, default=1.0)
+    fit.add_argument("--local-connectivity", type=float, default=1.0)
+    fit.add_argument("--set-op-mix-ratio", type=float, default=1.0)
+    fit.add_argument("--disconnection-distance", type=float, default=None)
     fit.add_argument("--n-components", type=int, default=2)
     fit.add_argument("--pca-components", type=int, default=None)
     fit.add_argument("--epochs", type=int, default=200)

@@ -35,7 +35,7 @@ from .encoders import SHIPPED_ENCODERS, build_encoder, make_encoder
 from .exactness import warn_if_inexact
 from .graph import EdgeList, build_graph
 from .model import FittedState, GlassBoxMap, encoder_input_dims
-from .parameters import check_fit_data, check_params
+from .parameters import check_fit_data, check_landmarks, check_params
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
@@ -52,9 +52,17 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     n_neighbors : int, default 15
         Neighbours per point in the high-dimensional graph, the point itself included.
     min_dist : float, default 0.1
-        How tightly points may pack in the embedding (in [0, 1]).
-    metric : {'euclidean', 'cosine', 'manhattan', 'correlation'}, default 'euclidean'
-        Distance for the nearest-neighbour graph.
+        How tightly points may pack in the embedding, in [0, ``spread``].
+    metric : str, default 'euclidean'
+        Distance for the nearest-neighbour graph: any metric pynndescent knows
+        (:data:`glass_box_umap.graph.ALL_METRICS`, with ``metric_kwds``), searched exactly
+        for ``euclidean``, ``sqeuclidean``, ``manhattan``, ``chebyshev``, ``minkowski``,
+        ``cosine`` and ``correlation`` up to 20,000 samples (``knn_method``). With
+        ``'precomputed'``, ``X`` is a square distance matrix (dense or sparse; missing
+        entries are not neighbours): the graph is read off it, and its rows are also the
+        encoder's features, so ``transform`` takes distances of new samples to the
+        training samples, shape (n_new, n_samples), and contributions are per training
+        sample.
     n_components : int, default 2
         Dimension of the embedding.
     negative_sample_rate : int, default 5
@@ -142,6 +150,35 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         manifold rolled up in few dimensions from being unrolled (the swiss roll of
         ``examples/embedding_refinement.py``). Reach for it on high-dimensional data
         (expression, images, embeddings) that you will ``transform`` later.
+    metric_kwds : dict or None, default None
+        Keyword arguments of the metric, e.g. ``{'p': 3}`` for ``minkowski``.
+    spread : float, default 1.0
+        Scale of the embedded points, with ``min_dist`` (umap-learn's): ``a`` and ``b``
+        of the similarity curve are fitted from both (``a_``, ``b_``).
+    local_connectivity : float, default 1.0
+        Nearest neighbours each point is assumed connected to (umap-learn's meaning;
+        fractions interpolate between neighbours).
+    set_op_mix_ratio : float, default 1.0
+        How the directed memberships are symmetrised: 1 is the fuzzy union, 0 the
+        fuzzy intersection (umap-learn's meaning).
+    disconnection_distance : float or None, default None
+        Neighbours at this distance or farther are cut from the graph; None takes
+        umap-learn's default for the metric (2 for cosine and correlation, none for
+        euclidean).
+    precomputed_knn : tuple (indices, distances) or None, default None
+        Neighbours computed elsewhere, umap-learn's argument: two arrays of shape
+        (n_samples, >= n_neighbors), each row starting with the sample itself at
+        distance 0, sorted by distance. ``fit`` then skips the search (and gives the
+        same model as the search that produced them, with the same seed). Not saved
+        with the model.
+    warm_start : bool, default False
+        Continue training from the fitted encoder rather than new weights (the centring
+        and PCA axes of the first fit are kept, so the encoder continues the same
+        function). The new ``X`` must have the fitted model's features (and names).
+    landmark_weight : float, default 1.0
+        Weight of the landmark term, with ``fit(X, landmark_positions=P)``: the mean
+        squared distance between the landmark samples' embedding and their positions,
+        added to each step's loss.
 
     Attributes
     ----------
@@ -204,6 +241,14 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         trainer_kwargs: dict[str, Any] | None = None,
         encoder: nn.Module | Callable[..., nn.Module] | None = None,
         input_noise: float = 0.0,
+        metric_kwds: dict[str, Any] | None = None,
+        spread: float = 1.0,
+        local_connectivity: float = 1.0,
+        set_op_mix_ratio: float = 1.0,
+        disconnection_distance: float | None = None,
+        precomputed_knn: tuple[Any, ...] | None = None,
+        warm_start: bool = False,
+        landmark_weight: float = 1.0,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -229,6 +274,14 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.trainer_kwargs = trainer_kwargs
         self.encoder = encoder
         self.input_noise = input_noise
+        self.metric_kwds = metric_kwds
+        self.spread = spread
+        self.local_connectivity = local_connectivity
+        self.set_op_mix_ratio = set_op_mix_ratio
+        self.disconnection_distance = disconnection_distance
+        self.precomputed_knn = precomputed_knn
+        self.warm_start = warm_start
+        self.landmark_weight = landmark_weight
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -260,7 +313,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         return self.batch_size if ok and self.batch_size > 0 else 10_000
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, y: Any = None) -> GlassBoxUMAP:
+    def fit(
+        self, X: Any, y: Any = None, *, landmark_positions: Any = None, graph: Any = None
+    ) -> GlassBoxUMAP:
         """Learn the graph of ``X`` and train the encoder on it.
 
         Parameters
@@ -272,6 +327,17 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         y : array-like of shape (n_samples,), optional
             Class labels for supervised UMAP (``-1`` = unlabelled): edges between
             classes are weakened as umap-learn does, by ``target_weight``.
+        landmark_positions : array-like of shape (n_samples, n_components), optional
+            Where some samples should stay: a row of coordinates for each landmark, a
+            row of NaN for each free sample. The training loss gains ``landmark_weight``
+            times the landmarks' mean squared distance to these positions. Typical use:
+            refit on old + new data with ``warm_start=True`` and the old samples'
+            embedding as their positions, so that the layout (and so the explanations)
+            stay comparable across data releases.
+        graph : array-like or sparse matrix of shape (n_samples, n_samples), optional
+            A fuzzy graph built elsewhere (symmetric weights in [0, 1], for instance the
+            ``connectivities`` scanpy computed), embedded instead of building one from
+            ``X``; ``X`` is still what the encoder reads.
 
         Returns
         -------
@@ -292,12 +358,15 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         X, input_shape = check.check_samples(X)
         codes = None if y is None else label_codes(y, X.shape[0])
         check_fit_data(X, input_shape, p)
+        landmarks = check_landmarks(landmark_positions, X.shape[0], p["n_components"])
+        known = _known_neighbours(X.shape[0], graph, p)
+        previous = self._previous_map(p, input_shape, names)
         trainer_kwargs = check_trainer_kwargs(p["trainer_kwargs"])
         seeds = _Seeds.draw(p["random_state"])
-        map_, pca_components, inputs = _prepare(X, input_shape, p, seeds)
-        edges, a, b = _build_graph(inputs, codes, p, seeds.graph, trainer_kwargs)
+        map_, pca_components, inputs = _prepare(X, input_shape, p, seeds, previous)
+        edges, a, b = _build_graph(X, inputs, codes, p, seeds.graph, trainer_kwargs, known)
         history, best_epoch, interrupted = _train(
-            map_, inputs, edges, p, trainer_kwargs, a=a, b=b, seeds=seeds
+            map_, inputs, edges, p, trainer_kwargs, a=a, b=b, seeds=seeds, landmarks=landmarks
         )
         # Commit only now, so that a failed fit leaves a previous model intact.
         self._commit(
@@ -335,6 +404,25 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         else:
             self.feature_names_in_ = state.feature_names
 
+    def _previous_map(
+        self, p: Mapping[str, Any], input_shape: tuple[int, ...], names: Any
+    ) -> tuple[GlassBoxMap, np.ndarray | None] | None:
+        """With ``warm_start``, the fitted map and PCA axes to continue from, once checked."""
+        if not p["warm_start"] or not hasattr(self, "map_"):
+            return None
+        if input_shape != self.input_shape_:
+            raise ValueError(
+                f"warm_start: X has samples of shape {input_shape}, the fitted model "
+                f"{self.input_shape_}; set warm_start=False to fit a new model"
+            )
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and list(names) != list(fitted):
+            raise ValueError(
+                "warm_start: X's columns differ from those the model was fitted on; set "
+                "warm_start=False to fit a new model"
+            )
+        return self.map_, self.pca_components_
+
     def _fitted_state(self) -> FittedState:
         return FittedState(
             map=self.map_,
@@ -349,9 +437,10 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
             graph=self.graph_,
         )
 
-    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
-        """Fit on ``X`` (and labels ``y``, if given); its embedding (n_samples, n_components)."""
-        return self.fit(X, y).embedding_
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Fit on ``X`` (and labels ``y``, if given; ``fit_params`` as :meth:`fit` takes
+        them); the embedding of ``X``, (n_samples, n_components)."""
+        return self.fit(X, y, **fit_params).embedding_
 
     # ------------------------------------------------------------------ inference
     def transform(self, X: Any) -> np.ndarray:
@@ -518,10 +607,16 @@ class _Seeds:
 
 
 def _prepare(
-    X: Any, input_shape: tuple[int, ...], p: Mapping[str, Any], seeds: _Seeds
+    X: Any,
+    input_shape: tuple[int, ...],
+    p: Mapping[str, Any],
+    seeds: _Seeds,
+    previous: tuple[GlassBoxMap, np.ndarray | None] | None = None,
 ) -> tuple[GlassBoxMap, np.ndarray | None, torch.Tensor]:
     """The untrained map (a new, seeded encoder; the mean; PCA axes if asked), its PCA
-    axes, and the encoder inputs of ``X``. A custom encoder is checked for exactness here."""
+    axes, and the encoder inputs of ``X``. A custom encoder is checked for exactness here.
+    With ``previous`` (warm start), the encoder starts from its weights and the map keeps
+    its centring and PCA axes."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seeds.init)
         input_dims = encoder_input_dims(input_shape, p["pca_components"])
@@ -531,6 +626,8 @@ def _prepare(
             )
         else:
             encoder = make_encoder(p["encoder"], input_dims, p["n_components"])
+    if previous is not None:
+        return _continue(encoder, *previous, X, p)
     mean = np.asarray(X.mean(axis=0), dtype=np.float64).reshape(input_shape)
     components = None
     if p["pca_components"] is not None:
@@ -549,29 +646,86 @@ def _prepare(
     return map_, components, inputs
 
 
+def _continue(
+    encoder: nn.Module,
+    previous: GlassBoxMap,
+    components: np.ndarray | None,
+    X: Any,
+    p: Mapping[str, Any],
+) -> tuple[GlassBoxMap, np.ndarray | None, torch.Tensor]:
+    """The warm start of :func:`_prepare`: ``encoder`` given the fitted weights."""
+    n_projected = None if components is None else components.shape[0]
+    if p["pca_components"] != n_projected:
+        raise ValueError(
+            f"warm_start: pca_components={p['pca_components']}, but the fitted model "
+            f"projects on {n_projected}; set warm_start=False to fit a new model"
+        )
+    try:
+        encoder.load_state_dict(previous.encoder.state_dict())
+    except RuntimeError as err:
+        raise ValueError(
+            "warm_start: the fitted encoder does not fit the current encoder parameters "
+            f"(encoder_name, encoder_kwargs, encoder, n_components): {err}"
+        ) from None
+    map_ = GlassBoxMap(encoder, previous.mean.numpy(), previous.projection)
+    return map_, components, map_.prepare(X)
+
+
+def _known_neighbours(n_samples: int, graph: Any, p: dict[str, Any]) -> Any:
+    """A given fuzzy graph, checked (None without one); checks ``precomputed_knn`` in ``p``."""
+    from .graph import check_graph, check_precomputed_knn
+
+    if graph is not None:
+        if p["precomputed_knn"] is not None or p["metric"] == "precomputed":
+            raise ValueError(
+                "graph: given, so precomputed_knn and metric='precomputed' would be ignored; "
+                "leave them at their defaults"
+            )
+        return check_graph(graph, n_samples)
+    if p["precomputed_knn"] is not None:
+        p["precomputed_knn"] = check_precomputed_knn(
+            p["precomputed_knn"], n_samples, p["n_neighbors"]
+        )
+    return None
+
+
 def _build_graph(
+    X: Any,
     inputs: torch.Tensor,
     codes: np.ndarray | None,
     p: Mapping[str, Any],
     seed: int,
     trainer_kwargs: Mapping[str, Any],
+    known: Any = None,
 ) -> tuple[EdgeList, float, float]:
-    """UMAP's fuzzy graph of the encoder inputs (reshaped by labels, if any), and ``a, b``."""
+    """UMAP's fuzzy graph (reshaped by labels, if any), and ``a, b``.
+
+    Built from the encoder inputs, from ``X`` itself with ``metric='precomputed'`` (the
+    distances), from ``precomputed_knn``, or given (``known``, checked).
+    """
     from .loss import find_ab_params  # scipy.optimize: imported by fits only
     from .supervised import intersect_with_labels
     from .training import training_device
 
-    edges = build_graph(
-        inputs.flatten(1).numpy(),
-        p["n_neighbors"],
-        p["metric"],
-        seed,
-        training_device(trainer_kwargs),
-        p["knn_method"],
-    )
+    if known is not None:
+        edges = EdgeList.from_sparse(known)
+    else:
+        edges = build_graph(
+            X if p["metric"] == "precomputed" else inputs.flatten(1).numpy(),
+            p["n_neighbors"],
+            p["metric"],
+            seed,
+            training_device(trainer_kwargs),
+            p["knn_method"],
+            metric_kwds=p["metric_kwds"],
+            local_connectivity=p["local_connectivity"],
+            set_op_mix_ratio=p["set_op_mix_ratio"],
+            disconnection_distance=p["disconnection_distance"],
+            precomputed_knn=p["precomputed_knn"],
+        )
     if codes is not None:
         edges = intersect_with_labels(edges, codes, p["target_weight"])
-    a, b = find_ab_params(1.0, p["min_dist"])
+    a, b = find_ab_params(p["spread"], p["min_dist"])
     return edges, a, b
 
 
@@ -585,6 +739,7 @@ def _train(
     a: float,
     b: float,
     seeds: _Seeds,
+    landmarks: np.ndarray | None = None,
 ) -> tuple[dict[str, list[float]], int | None, bool]:
     """Train ``map_.encoder`` in place; the history, best epoch and whether it was interrupted."""
     from .training import TrainingConfig, UMAPModule, checkpoint_directory, steps_per_epoch, train
@@ -601,6 +756,7 @@ def _train(
         batch_size=p["batch_size"],
         num_workers=p["num_workers"],
         input_noise=p["input_noise"],
+        landmark_weight=p["landmark_weight"],
         quiet=p["quiet"],
         restore_best_weights=p["restore_best_weights"],
         extra_callbacks=tuple(p["extra_callbacks"]),
@@ -610,7 +766,12 @@ def _train(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seeds.init)
         module = UMAPModule(
-            map_.encoder, inputs, edges, config=config, input_transform=map_.prepare
+            map_.encoder,
+            inputs,
+            edges,
+            config=config,
+            input_transform=map_.prepare,
+            landmarks=landmarks,
         )
         with checkpoint_directory(p["checkpoint_dir"]) as checkpoint_dir:
             history, best_epoch = train(module, checkpoint_dir)

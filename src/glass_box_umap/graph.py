@@ -1156,6 +1156,57 @@ def fuzzy_simplicial_set(
     return graph.astype(np.float32)
 
 
+def check_graph(graph: Any, n_samples: int, name: str = "graph") -> scipy.sparse.csr_matrix:
+    """A fuzzy graph built elsewhere (scanpy's ``connectivities``, say), checked.
+
+    Parameters
+    ----------
+    graph : array-like or scipy sparse matrix of shape (n_samples, n_samples)
+        Symmetric membership strengths in [0, 1]; zeros (or missing entries) are not
+        edges, and the diagonal is ignored.
+    n_samples : int
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, float64, without the diagonal and explicit zeros.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``name``: not a square matrix of ``n_samples`` rows, values outside
+        [0, 1] or not finite, not symmetric, or a sample without any edge.
+    """
+    if not scipy.sparse.issparse(graph):
+        try:
+            graph = scipy.sparse.csr_matrix(np.asarray(graph, dtype=np.float64))
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name}: expected a square matrix of weights ({err})") from None
+    if graph.ndim != 2 or graph.shape != (n_samples, n_samples):
+        raise ValueError(
+            f"{name}: expected shape ({n_samples}, {n_samples}), one row per sample of X, "
+            f"got {graph.shape}"
+        )
+    if graph.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected real weights, got dtype {graph.dtype}")
+    graph = scipy.sparse.csr_matrix(graph, dtype=np.float64)
+    graph.setdiag(0)
+    graph.eliminate_zeros()
+    data = graph.data
+    if data.size and (not np.isfinite(data).all() or data.min() < 0 or data.max() > 1):
+        raise ValueError(f"{name}: weights must be finite and in [0, 1]")
+    if abs(graph - graph.T).max() > 1e-6:
+        raise ValueError(
+            f"{name}: must be symmetric (a fuzzy union, as umap-learn and scanpy build)"
+        )
+    lonely = np.flatnonzero(np.diff(graph.indptr) == 0)
+    if lonely.size:
+        raise ValueError(
+            f"{name}: {lonely.size} sample(s) have no edge (first: row {lonely[0]}); every "
+            "sample needs a neighbour to be placed"
+        )
+    return graph
+
+
 def build_graph(
     X: np.ndarray | scipy.sparse.spmatrix,
     n_neighbors: int,

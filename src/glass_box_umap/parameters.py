@@ -22,11 +22,19 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from . import _validation as check
 from .encoders import get_encoder_class
-from .graph import KNN_METHODS, METRICS
+from .graph import (
+    ALL_METRICS,
+    KNN_METHODS,
+    METRIC_ALIASES,
+    PRECOMPUTED,
+    check_fuzzy_set_params,
+    check_metric,
+)
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,25 @@ class Options:
 
 
 def _metric(name: str, value: Any) -> str:
-    if not isinstance(value, str) or value not in METRICS:
-        raise ValueError(f"{name}: unknown metric {value!r}; available: {list(METRICS)}")
+    if not isinstance(value, str) or (value not in ALL_METRICS and value not in METRIC_ALIASES):
+        raise ValueError(
+            f"{name}: unknown metric {value!r}; available: {[*ALL_METRICS, *METRIC_ALIASES]}"
+        )
     return value
+
+
+def _disconnection_distance(name: str, value: Any) -> float:
+    return check_fuzzy_set_params(disconnection_distance=value)[2]
+
+
+def _neighbour_arrays(name: str, value: Any) -> tuple[Any, ...]:
+    # Shapes, dtypes and ranges are checked at fit, where the number of samples is known.
+    if not isinstance(value, (tuple, list)) or len(value) not in (2, 3):
+        raise TypeError(
+            f"{name}: expected None or a tuple (indices, distances), as umap-learn takes it, "
+            f"got {type(value).__name__}"
+        )
+    return tuple(value)
 
 
 def _boolean(name: str, value: Any) -> bool:
@@ -162,7 +186,7 @@ def trainer_kwargs_shape(name: str, value: Any) -> dict[str, Any]:
 #: wins; ``None`` in a list allows None). A check returns the value as the fit uses it.
 PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "n_neighbors": [Interval(Integral, 2)],
-    "min_dist": [Interval(Real, 0.0, 1.0)],
+    "min_dist": [Interval(Real, 0.0)],
     "metric": [_metric],
     "n_components": [Interval(Integral, 1)],
     "negative_sample_rate": [Interval(Integral, 1)],
@@ -185,6 +209,14 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "trainer_kwargs": [None, trainer_kwargs_shape],
     "encoder": [None, _encoder],
     "input_noise": [Interval(Real, 0.0)],
+    "metric_kwds": [None, _mapping],
+    "spread": [Interval(Real, 0.0, closed="right")],
+    "local_connectivity": [Interval(Real, 0.0)],
+    "set_op_mix_ratio": [Interval(Real, 0.0, 1.0)],
+    "disconnection_distance": [None, _disconnection_distance],
+    "precomputed_knn": [None, _neighbour_arrays],
+    "warm_start": [_boolean],
+    "landmark_weight": [Interval(Real, 0.0)],
 }
 
 
@@ -234,8 +266,16 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
                 f"encoder_name: {p['encoder_name']!r} would be ignored because encoder is "
                 "given; set one or the other"
             )
-    if p["knn_method"] == "faiss" and p["metric"] == "manhattan":
-        raise ValueError("knn_method: 'faiss' does not support metric='manhattan'")
+    p["metric_kwds"] = check_metric(p["metric"], p["metric_kwds"], p["knn_method"])
+    if p["min_dist"] > p["spread"]:
+        raise ValueError(
+            f"min_dist: must be at most spread={p['spread']} (umap-learn's rule), got "
+            f"{p['min_dist']}"
+        )
+    if p["precomputed_knn"] is not None and p["metric"] == PRECOMPUTED:
+        raise ValueError(
+            "precomputed_knn: give neighbours or metric='precomputed' distances, not both"
+        )
     return p
 
 
@@ -246,6 +286,10 @@ def check_fit_data(X: Any, input_shape: tuple[int, ...], p: Mapping[str, Any]) -
     shape of one sample (:func:`~glass_box_umap._validation.check_samples`).
     """
     n_samples, n_features = X.shape
+    if p["metric"] == PRECOMPUTED and n_samples != n_features:
+        raise ValueError(
+            f"X: with metric='precomputed', expected a square distance matrix, got shape {X.shape}"
+        )
     if len(input_shape) > 1:
         if p["encoder"] is None and getattr(
             get_encoder_class(p["encoder_name"]), "flat_input", False
@@ -274,6 +318,37 @@ def check_fit_data(X: Any, input_shape: tuple[int, ...], p: Mapping[str, Any]) -
         )
 
 
+def check_landmarks(positions: Any, n_samples: int, n_components: int) -> np.ndarray | None:
+    """``landmark_positions`` of ``fit`` as float32 (n_samples, n_components), NaN rows free.
+
+    Raises, naming ``landmark_positions``, for another shape, non-numeric values, a row
+    partly NaN, infinite values, or no landmark at all.
+    """
+    if positions is None:
+        return None
+    try:
+        P = np.asarray(positions, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"landmark_positions: expected an array of numbers ({err})") from None
+    if P.shape != (n_samples, n_components):
+        raise ValueError(
+            f"landmark_positions: expected shape ({n_samples}, {n_components}), one row per "
+            f"sample of X and a column per component, got {P.shape}"
+        )
+    missing = np.isnan(P)
+    partial = missing.any(axis=1) & ~missing.all(axis=1)
+    if partial.any():
+        raise ValueError(
+            f"landmark_positions: row {int(np.flatnonzero(partial)[0])} is partly NaN; a row "
+            "is either a position (all finite) or free (all NaN)"
+        )
+    if np.isinf(P).any():
+        raise ValueError("landmark_positions: contains infinity")
+    if missing.all():
+        raise ValueError("landmark_positions: every row is NaN, so there is no landmark")
+    return P.astype(np.float32)
+
+
 __all__ = [
     "PARAMETER_CONSTRAINTS",
     "RESERVED_TRAINER_KWARGS",
@@ -281,6 +356,7 @@ __all__ = [
     "Interval",
     "Options",
     "check_fit_data",
+    "check_landmarks",
     "check_param",
     "check_params",
     "trainer_kwargs_shape",

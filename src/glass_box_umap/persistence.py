@@ -39,7 +39,7 @@ FORMAT_VERSION = 2
 _METADATA_KEY = "glass_box_umap"
 _ENCODER_PREFIX = "encoder."
 #: Parameters that hold live objects rather than data; they are not written.
-_UNSAVED_PARAMS = ("extra_callbacks", "encoder")
+_UNSAVED_PARAMS = ("extra_callbacks", "encoder", "precomputed_knn")
 
 
 def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> None:

@@ -210,6 +210,9 @@ class TrainingConfig:
         step, relative to the point's mean distance to its graph neighbours (divided by
         the square root of the input dimension, so that the noise vector's length is
         about ``input_noise`` times that distance); see :meth:`UMAPModule.noise_scale`.
+    landmark_weight : float
+        Weight of the landmark term (when the module has landmarks): the mean squared
+        distance between the step's landmark samples and their positions.
     cuda_graphs : bool or None
         Replay steps from a CUDA graph. None: :data:`USE_CUDA_GRAPHS` where possible
         (one CUDA device, no gradient scaler); True warns when it is not possible.
@@ -233,6 +236,7 @@ class TrainingConfig:
     batch_size: int = 10_000
     num_workers: int = 0
     input_noise: float = 0.0
+    landmark_weight: float = 1.0
     cuda_graphs: bool | None = None
     quiet: bool = True
     restore_best_weights: bool = True
@@ -260,6 +264,10 @@ class UMAPModule(pl.LightningModule):
         :meth:`glass_box_umap.model.GlassBoxMap.prepare` does. Callbacks that embed their
         own data during training (:class:`~glass_box_umap.callbacks.EmbeddingSnapshots`)
         use it.
+    landmarks : ndarray of shape (n_samples, n_components), optional
+        Positions the samples of ``data`` should keep (NaN rows: free samples); adds
+        ``config.landmark_weight`` times the mean squared distance of the step's
+        landmark samples to their positions to every step's loss.
     """
 
     def __init__(
@@ -269,6 +277,7 @@ class UMAPModule(pl.LightningModule):
         edges: EdgeList,
         config: TrainingConfig,
         input_transform: Callable[[np.ndarray], torch.Tensor] | None = None,
+        landmarks: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -277,6 +286,7 @@ class UMAPModule(pl.LightningModule):
         self._edges = edges
         self.config = config
         self.input_transform = input_transform
+        self._landmark_positions = landmarks
         #: Set by :func:`train` when the fit was stopped by KeyboardInterrupt.
         self.interrupted = False
         #: The epoch whose weights :class:`BestWeights` restored, if it did.
@@ -319,6 +329,13 @@ class UMAPModule(pl.LightningModule):
             if self.config.input_noise > 0
             else None
         )
+        self._landmarks = None
+        if self._landmark_positions is not None:
+            positions = torch.as_tensor(self._landmark_positions, device=self.device)
+            free = torch.isnan(positions).any(dim=1)
+            # Fixed shapes (a 0/1 weight per vertex, no boolean indexing): the term can be
+            # recorded in a CUDA graph like the rest of the step.
+            self._landmarks = (positions.nan_to_num(0.0), (~free).float())
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graph_pending = self._graph_planned = self._use_graphs()
         self._warmup_left = _GRAPH_WARMUP_STEPS
@@ -446,8 +463,19 @@ class UMAPModule(pl.LightningModule):
             self.config.b,
             self.config.repulsion_strength,
         )
+        if self._landmarks is not None:
+            loss = loss + self.config.landmark_weight * self._landmark_term(emb, batch.vertices)
         self._sums += torch.stack([loss, attraction, repulsion]).detach()
         return loss
+
+    def _landmark_term(self, emb: torch.Tensor, vertices: torch.Tensor | None) -> torch.Tensor:
+        """Mean squared distance of the encoded landmark samples to their positions."""
+        positions, weights = self._landmarks
+        if vertices is not None:
+            positions = positions.index_select(0, vertices)
+            weights = weights.index_select(0, vertices)
+        squared = (emb - positions).square().sum(-1) * weights
+        return squared.sum() / weights.sum().clamp_min(1.0)
 
     def _eager_step(self) -> torch.Tensor:
         """The optimiser's closure: loss and gradients (all-reduced under DDP)."""
