@@ -312,7 +312,7 @@ def test_encoder_conflicts_and_bad_values_are_named(digits):
 
 
 def test_inexact_custom_encoder_warns_before_training_naming_the_culprit(digits, monkeypatch):
-    from glass_box_umap import estimator
+    from glass_box_umap import fitting
 
     X, _ = digits
     net = nn.Sequential(nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 2, bias=False))
@@ -320,7 +320,7 @@ def test_inexact_custom_encoder_warns_before_training_naming_the_culprit(digits,
     def no_graph(*args, **kwargs):
         raise RuntimeError("graph reached")
 
-    monkeypatch.setattr(estimator, "build_graph", no_graph)
+    monkeypatch.setattr(fitting, "build_graph", no_graph)
     with pytest.warns(ExactnessWarning, match=r"encoder: the encoder is not exact") as record:
         with pytest.raises(RuntimeError, match="graph reached"):
             GlassBoxUMAP(encoder=net, **TINY).fit(X)
@@ -330,17 +330,17 @@ def test_inexact_custom_encoder_warns_before_training_naming_the_culprit(digits,
 
 
 def test_registered_custom_encoder_is_checked_shipped_ones_are_not(registry, digits, monkeypatch):
-    from glass_box_umap import estimator
+    from glass_box_umap import fitting
 
     X, _ = digits
     calls = []
-    real = estimator.warn_if_inexact
+    real = fitting.warn_if_inexact
 
     def spy(*args, **kwargs):
         calls.append(args[3])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(estimator, "warn_if_inexact", spy)
+    monkeypatch.setattr(fitting, "warn_if_inexact", spy)
     GlassBoxUMAP(random_state=0, **TINY).fit(X[:100])
     assert calls == []
     register_encoder("tiny")(Tiny)

@@ -498,12 +498,12 @@ def test_integer_input_fits_like_the_same_values_as_floats(digits):
 
 
 def test_parameters_checked_before_graph_is_built(digits, monkeypatch):
-    from glass_box_umap import estimator
+    from glass_box_umap import fitting
 
     def fail(*args, **kwargs):
         raise AssertionError("graph built before parameters were checked")
 
-    monkeypatch.setattr(estimator, "build_graph", fail)
+    monkeypatch.setattr(fitting, "build_graph", fail)
     X, _ = digits
     with pytest.raises(ValueError, match="encoder_kwargs"):
         GlassBoxUMAP(encoder_kwargs={"n_hidden_layers": -1}, quiet=True).fit(X)

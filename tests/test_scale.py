@@ -142,12 +142,12 @@ def test_trainer_kwargs_conflicts_are_named(X, kwargs, error, match):
     ],
 )
 def test_trainer_kwargs_lightning_refuses_are_named_before_the_graph(X, kwargs, match, monkeypatch):
-    import glass_box_umap.estimator as estimator
+    import glass_box_umap.fitting as fitting
 
     def no_graph(*args, **kw):
         raise AssertionError("the graph was built before trainer_kwargs were checked")
 
-    monkeypatch.setattr(estimator, "build_graph", no_graph)
+    monkeypatch.setattr(fitting, "build_graph", no_graph)
     with pytest.raises(
         ValueError, match=f"trainer_kwargs: lightning.pytorch.Trainer refuses.*{match}"
     ):

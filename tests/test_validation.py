@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse
 import torch
 
-from glass_box_umap import GlassBoxUMAP, estimator
+from glass_box_umap import GlassBoxUMAP, fitting
 
 from .conftest import FAST
 
@@ -145,7 +145,7 @@ def test_bad_fit_input(trained, monkeypatch, X, y, params, error, match):
     def unreachable(*args, **kwargs):
         raise AssertionError("expensive work started before the input was checked")
 
-    monkeypatch.setattr(estimator, "build_graph", unreachable)
+    monkeypatch.setattr(fitting, "build_graph", unreachable)
     reducer = copy.deepcopy(trained)
     before = reducer.transform(NAMED)
     reducer.set_params(**params)

@@ -1,13 +1,13 @@
 """GlassBoxUMAP: a parametric UMAP whose encoder explains every coordinate exactly.
 
-The story of a fit:
+The story of a fit (:meth:`GlassBoxUMAP.fit`; the stages are in :mod:`.fitting`):
 
 1. check parameters and data (nothing expensive happens before this passes);
 2. centre the data on its mean and, optionally, project it on its first principal axes;
 3. build UMAP's fuzzy nearest-neighbour graph (:mod:`.graph`);
 4. train a locally linear encoder with the UMAP loss on weighted edge batches drawn
-   on the training device (:mod:`.training`);
-5. keep the lowest-loss weights and embed the training data.
+   on the training device (:mod:`.training`), keeping the lowest-loss weights;
+5. commit the fitted map (:mod:`.model`) and embed the training data.
 
 Because the encoder (and the PCA projection before it) is bias-free and piecewise
 linear, ``f(x - mean) = J(x) (x - mean)``: the contributions returned by
@@ -17,24 +17,18 @@ where a sample lands *relative to where the mean sample lands* (the origin).
 
 from __future__ import annotations
 
-import secrets
-import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from torch import nn
 
 from . import _validation as check
-from .encoders import SHIPPED_ENCODERS, build_encoder, make_encoder
-from .exactness import warn_if_inexact
-from .graph import EdgeList, build_graph
-from .model import FittedState, GlassBoxMap, encoder_input_dims
+from . import fitting
+from .model import FittedState, GlassBoxMap
 from .parameters import check_fit_data, check_landmarks, check_params
 
 if TYPE_CHECKING:
@@ -359,13 +353,13 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         codes = None if y is None else label_codes(y, X.shape[0])
         check_fit_data(X, input_shape, p)
         landmarks = check_landmarks(landmark_positions, X.shape[0], p["n_components"])
-        known = _known_neighbours(X.shape[0], graph, p)
+        known = fitting.known_graph(X.shape[0], graph, p)
         previous = self._previous_map(p, input_shape, names)
         trainer_kwargs = check_trainer_kwargs(p["trainer_kwargs"])
-        seeds = _Seeds.draw(p["random_state"])
-        map_, pca_components, inputs = _prepare(X, input_shape, p, seeds, previous)
-        edges, a, b = _build_graph(X, inputs, codes, p, seeds.graph, trainer_kwargs, known)
-        history, best_epoch, interrupted = _train(
+        seeds = fitting.Seeds.draw(p["random_state"])
+        map_, pca_components, inputs = fitting.prepare_map(X, input_shape, p, seeds, previous)
+        edges, a, b = fitting.fuzzy_graph(X, inputs, codes, p, seeds.graph, trainer_kwargs, known)
+        history, best_epoch, interrupted = fitting.train_map(
             map_, inputs, edges, p, trainer_kwargs, a=a, b=b, seeds=seeds, landmarks=landmarks
         )
         # Commit only now, so that a failed fit leaves a previous model intact.
@@ -588,207 +582,6 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         model._check_params()
         model._commit(state)
         return model
-
-
-@dataclass(frozen=True)
-class _Seeds:
-    """The seeds of one fit, all drawn from ``random_state`` (or fresh entropy)."""
-
-    graph: int
-    init: int
-    sample: int
-    pca: int
-
-    @classmethod
-    def draw(cls, random_state: int | None) -> _Seeds:
-        seed = random_state if random_state is not None else secrets.randbits(62)
-        init, sample, pca = (int(s) for s in np.random.SeedSequence(seed).generate_state(3))
-        return cls(graph=seed, init=init, sample=sample % 2**62, pca=pca)
-
-
-def _prepare(
-    X: Any,
-    input_shape: tuple[int, ...],
-    p: Mapping[str, Any],
-    seeds: _Seeds,
-    previous: tuple[GlassBoxMap, np.ndarray | None] | None = None,
-) -> tuple[GlassBoxMap, np.ndarray | None, torch.Tensor]:
-    """The untrained map (a new, seeded encoder; the mean; PCA axes if asked), its PCA
-    axes, and the encoder inputs of ``X``. A custom encoder is checked for exactness here.
-    With ``previous`` (warm start), the encoder starts from its weights and the map keeps
-    its centring and PCA axes."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seeds.init)
-        input_dims = encoder_input_dims(input_shape, p["pca_components"])
-        if p["encoder"] is None:
-            encoder = build_encoder(
-                p["encoder_name"], input_dims, p["n_components"], p["encoder_kwargs"]
-            )
-        else:
-            encoder = make_encoder(p["encoder"], input_dims, p["n_components"])
-    if previous is not None:
-        return _continue(encoder, *previous, X, p)
-    mean = np.asarray(X.mean(axis=0), dtype=np.float64).reshape(input_shape)
-    components = None
-    if p["pca_components"] is not None:
-        from sklearn.decomposition import PCA
-
-        # PCA centres by itself; on sparse input it does so without densifying.
-        solver = "covariance_eigh" if scipy.sparse.issparse(X) else "auto"
-        pca = PCA(p["pca_components"], svd_solver=solver, random_state=seeds.pca)
-        components = pca.fit(X).components_
-    projection = None if components is None else torch.as_tensor(components, dtype=torch.float32)
-    map_ = GlassBoxMap(encoder, mean, projection)
-    inputs = map_.prepare(X)
-    if p["encoder"] is not None or p["encoder_name"] not in SHIPPED_ENCODERS:
-        param = "encoder" if p["encoder"] is not None else "encoder_name"
-        warn_if_inexact(encoder, inputs, p["n_components"], param)
-    return map_, components, inputs
-
-
-def _continue(
-    encoder: nn.Module,
-    previous: GlassBoxMap,
-    components: np.ndarray | None,
-    X: Any,
-    p: Mapping[str, Any],
-) -> tuple[GlassBoxMap, np.ndarray | None, torch.Tensor]:
-    """The warm start of :func:`_prepare`: ``encoder`` given the fitted weights."""
-    n_projected = None if components is None else components.shape[0]
-    if p["pca_components"] != n_projected:
-        raise ValueError(
-            f"warm_start: pca_components={p['pca_components']}, but the fitted model "
-            f"projects on {n_projected}; set warm_start=False to fit a new model"
-        )
-    try:
-        encoder.load_state_dict(previous.encoder.state_dict())
-    except RuntimeError as err:
-        raise ValueError(
-            "warm_start: the fitted encoder does not fit the current encoder parameters "
-            f"(encoder_name, encoder_kwargs, encoder, n_components): {err}"
-        ) from None
-    map_ = GlassBoxMap(encoder, previous.mean.numpy(), previous.projection)
-    return map_, components, map_.prepare(X)
-
-
-def _known_neighbours(n_samples: int, graph: Any, p: dict[str, Any]) -> Any:
-    """A given fuzzy graph, checked (None without one); checks ``precomputed_knn`` in ``p``."""
-    from .graph import check_graph, check_precomputed_knn
-
-    if graph is not None:
-        if p["precomputed_knn"] is not None or p["metric"] == "precomputed":
-            raise ValueError(
-                "graph: given, so precomputed_knn and metric='precomputed' would be ignored; "
-                "leave them at their defaults"
-            )
-        return check_graph(graph, n_samples)
-    if p["precomputed_knn"] is not None:
-        p["precomputed_knn"] = check_precomputed_knn(
-            p["precomputed_knn"], n_samples, p["n_neighbors"]
-        )
-    return None
-
-
-def _build_graph(
-    X: Any,
-    inputs: torch.Tensor,
-    codes: np.ndarray | None,
-    p: Mapping[str, Any],
-    seed: int,
-    trainer_kwargs: Mapping[str, Any],
-    known: Any = None,
-) -> tuple[EdgeList, float, float]:
-    """UMAP's fuzzy graph (reshaped by labels, if any), and ``a, b``.
-
-    Built from the encoder inputs, from ``X`` itself with ``metric='precomputed'`` (the
-    distances), from ``precomputed_knn``, or given (``known``, checked).
-    """
-    from .loss import find_ab_params  # scipy.optimize: imported by fits only
-    from .supervised import intersect_with_labels
-    from .training import training_device
-
-    if known is not None:
-        edges = EdgeList.from_sparse(known)
-    else:
-        edges = build_graph(
-            X if p["metric"] == "precomputed" else inputs.flatten(1).numpy(),
-            p["n_neighbors"],
-            p["metric"],
-            seed,
-            training_device(trainer_kwargs),
-            p["knn_method"],
-            metric_kwds=p["metric_kwds"],
-            local_connectivity=p["local_connectivity"],
-            set_op_mix_ratio=p["set_op_mix_ratio"],
-            disconnection_distance=p["disconnection_distance"],
-            precomputed_knn=p["precomputed_knn"],
-        )
-    if codes is not None:
-        edges = intersect_with_labels(edges, codes, p["target_weight"])
-    a, b = find_ab_params(p["spread"], p["min_dist"])
-    return edges, a, b
-
-
-def _train(
-    map_: GlassBoxMap,
-    inputs: torch.Tensor,
-    edges: EdgeList,
-    p: Mapping[str, Any],
-    trainer_kwargs: dict[str, Any],
-    *,
-    a: float,
-    b: float,
-    seeds: _Seeds,
-    landmarks: np.ndarray | None = None,
-) -> tuple[dict[str, list[float]], int | None, bool]:
-    """Train ``map_.encoder`` in place; the history, best epoch and whether it was interrupted."""
-    from .training import TrainingConfig, UMAPModule, checkpoint_directory, steps_per_epoch, train
-
-    config = TrainingConfig(
-        a=a,
-        b=b,
-        seed=seeds.sample,
-        steps_per_epoch=steps_per_epoch(p["batch_size"], p["num_batches"]),
-        epochs=p["epochs"],
-        negative_sample_rate=p["negative_sample_rate"],
-        repulsion_strength=p["repulsion_strength"],
-        lr=p["lr"],
-        batch_size=p["batch_size"],
-        num_workers=p["num_workers"],
-        input_noise=p["input_noise"],
-        landmark_weight=p["landmark_weight"],
-        quiet=p["quiet"],
-        restore_best_weights=p["restore_best_weights"],
-        extra_callbacks=tuple(p["extra_callbacks"]),
-        trainer_kwargs=trainer_kwargs,
-    )
-    # Training may draw from the global generators (dropout, say): fork, not clobber.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seeds.init)
-        module = UMAPModule(
-            map_.encoder,
-            inputs,
-            edges,
-            config=config,
-            input_transform=map_.prepare,
-            landmarks=landmarks,
-        )
-        with checkpoint_directory(p["checkpoint_dir"]) as checkpoint_dir:
-            history, best_epoch = train(module, checkpoint_dir)
-    if module.interrupted:
-        kept = "the last weights" if best_epoch is None else f"the weights of epoch {best_epoch}"
-        warnings.warn(
-            f"fit interrupted after {len(history['loss'])} of {p['epochs']} epochs; the "
-            f"model keeps {kept}",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    map_.encoder.cpu().eval()
-    if not all(torch.isfinite(t).all() for t in map_.encoder.state_dict().values()):
-        raise FloatingPointError(
-            "training diverged: the encoder weights are not finite; try a lower lr"
-        )
-    return history, best_epoch, module.interrupted
 
 
 __all__ = ["GlassBoxUMAP"]
