@@ -10,7 +10,8 @@ from torch import nn
 
 from glass_box_umap.attribution import contributions
 from glass_box_umap.encoders import ConvEncoder, MLPEncoder, ResidualEncoder
-from glass_box_umap.paths import FittedMap, fitted_map, path_contributions
+from glass_box_umap.model import RawInputMap
+from glass_box_umap.paths import fitted_map, path_contributions
 
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -297,7 +298,7 @@ def test_batches_give_the_same_answer():
 def test_fitted_map_explains_a_reducer_against_any_sample(fitted_pca, digits):
     X = digits[0][:30]
     model = fitted_map(fitted_pca, "float64")
-    assert isinstance(model, FittedMap) and model.projection is not None
+    assert isinstance(model, RawInputMap) and model.map.projection is not None
     np.testing.assert_allclose(
         fitted_map(fitted_pca)(torch.as_tensor(X)).detach().numpy(),
         fitted_pca.transform(X),

@@ -118,6 +118,8 @@ def explain_groups(
 
 
 def _check_mask(mask: Any, n_samples: int, name: str) -> np.ndarray:
+    if isinstance(mask, (int, np.integer)) and not isinstance(mask, (bool, np.bool_)):
+        mask = [mask]  # one sample
     mask = np.asarray(mask)
     if mask.dtype == np.bool_:
         if mask.shape != (n_samples,):
@@ -141,7 +143,7 @@ def explain_difference(
     mask_b: Any,
     feature_names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Which features move group A's points away from group B's, and by how much.
+    """Which features move group A's points away from group B's (or sample ``i`` from ``j``).
 
     Let ``u`` be the unit vector from B's centroid to A's centroid in the embedding and
     ``gap`` their distance. Feature ``j`` moves A away from B by
@@ -155,9 +157,22 @@ def explain_difference(
     contributions : array of shape (n_samples, n_components, n_features)
     embedding : array of shape (n_samples, n_components)
         The embedding the contributions explain (``transform`` of the same ``X``).
-    mask_a, mask_b : boolean array of shape (n_samples,) or integer indices
-        The two groups.
+    mask_a, mask_b : boolean array of shape (n_samples,), integer indices, or one index
+        The two groups; a single index compares one sample with another.
     feature_names : sequence of str, optional
+
+    Notes
+    -----
+    Per sample, exactly: with contributions relative to sample ``j`` (the exact path
+    attributions ``C = reducer.compute_contributions(X, baseline=X[j])``) and the
+    displacements they sum to (``embedding = reducer.transform(X) - reducer.transform(X[[j]])``),
+    ``explain_difference(C, embedding, i, j)`` splits the step from ``j`` to ``i`` over the
+    features: ``C[j]`` is 0, so ``g = C[i] . u``, and features where the two samples are
+    equal get exactly 0. With contributions relative to the mean (the default), ``g`` is
+    the difference of the two samples' contributions projected on ``u``: the shares still
+    sum to 1, but a feature equal in both samples may get a share when the map's local
+    slopes differ between them. A group centroid as the reference works the same way:
+    ``baseline=X[group].mean(axis=0)``.
 
     Returns
     -------

@@ -264,6 +264,30 @@ class GlassBoxMap(nn.Module):
         )
 
 
+class RawInputMap(nn.Module):
+    """A :class:`GlassBoxMap` that takes raw samples: ``map(x - mean)``, as one module.
+
+    For tools that want a module of the raw features (captum's attributions, KernelSHAP,
+    :func:`glass_box_umap.paths.path_contributions` against raw references). The map is
+    held, not copied; centring runs in the dtype of ``x``.
+
+    Shapes
+    ------
+    input (n, *input_shape) -> output (n, n_components).
+    """
+
+    def __init__(self, map_: GlassBoxMap) -> None:
+        super().__init__()
+        self.map = map_
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.map(x - self.map.mean.to(device=x.device, dtype=x.dtype))
+
+    def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Jacobians (n, n_components, *input_shape) and outputs; centring leaves J alone."""
+        return self.map.jacobian(x - self.map.mean.to(device=x.device, dtype=x.dtype))
+
+
 @dataclass(frozen=True, kw_only=True)
 class FittedState:
     """Everything a fit leaves behind, as the estimator commits it (from ``fit`` or a file).
@@ -299,6 +323,7 @@ __all__ = [
     "MIN_ROWS",
     "FittedState",
     "GlassBoxMap",
+    "RawInputMap",
     "dense_rows",
     "encoder_input_dims",
     "in_dtype",

@@ -44,6 +44,7 @@ from torch import nn
 from ._validation import resolve_dtype
 from .attribution import batch_jacobian
 from .exactness import scan_encoder
+from .model import GlassBoxMap, RawInputMap, in_dtype
 
 #: Activations that are linear between fixed kinks: the kinks of a module, as a tuple.
 _KINKS: dict[type[nn.Module], Callable[[nn.Module], tuple[float, ...]]] = {
@@ -534,57 +535,11 @@ def _walk(
     return (integral * flat.double()).reshape(n, -1, *x.shape[1:]), pieces
 
 
-class FittedMap(nn.Module):
-    """A fitted reducer's whole map of raw samples: ``encoder(P (x - mean))``.
-
-    Centring on the training mean, the optional PCA projection ``P``, then the encoder:
-    what :meth:`GlassBoxUMAP.transform` computes, as one module of raw input, so that
-    :func:`path_contributions` explains raw samples against raw references.
-
-    Parameters
-    ----------
-    mean : Tensor of shape input_shape
-    projection : Tensor of shape (n_projected, n_features) or None
-    encoder : nn.Module
-
-    Shapes
-    ------
-    input (n, *input_shape) -> output (n, n_components).
-    """
-
-    def __init__(
-        self, mean: torch.Tensor, projection: torch.Tensor | None, encoder: nn.Module
-    ) -> None:
-        super().__init__()
-        self.register_buffer("mean", mean)
-        self.register_buffer("projection", projection)
-        self.encoder = encoder
-
-    def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """Centred (and projected) encoder inputs, (n, *input_shape) or (n, n_projected)."""
-        x = x - self.mean
-        return x if self.projection is None else x.flatten(1) @ self.projection.T
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.prepare(x))
-
-    def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Jacobians (n, n_components, *input_shape) and outputs (n, n_components).
-
-        The encoder's (its closed form where it has one) times the projection's: the
-        centring is a translation, which leaves the Jacobian alone.
-        """
-        jac, out = batch_jacobian(self.encoder, self.prepare(x.detach()))
-        if self.projection is not None:
-            jac = jac @ self.projection
-        return jac.reshape(x.shape[0], -1, *x.shape[1:]), out
-
-
-def fitted_map(reducer: Any, dtype: str | torch.dtype = torch.float32) -> FittedMap:
+def fitted_map(reducer: Any, dtype: str | torch.dtype = torch.float32) -> RawInputMap:
     """The raw-input map of a fitted :class:`~glass_box_umap.GlassBoxUMAP`, as a module.
 
-    Built from public attributes only (``mean_``, ``pca_components_``, ``encoder_``), on
-    a copy of the encoder in eval mode: the reducer is not touched.
+    ``reducer.map_`` (a copy, in ``dtype`` and eval mode: the reducer is not touched)
+    behind the centring on the training mean, so that it takes raw samples.
 
     Parameters
     ----------
@@ -594,27 +549,20 @@ def fitted_map(reducer: Any, dtype: str | torch.dtype = torch.float32) -> Fitted
 
     Returns
     -------
-    FittedMap
+    glass_box_umap.model.RawInputMap
         ``fitted_map(reducer)(X)`` equals ``reducer.transform(X)`` to float rounding
         (the centring runs in ``dtype`` here, in float64 there).
 
     Examples
     --------
     ``explained = path_contributions(fitted_map(reducer), X, X[0])``: why each sample
-    lands where it does rather than where sample 0 does.
+    lands where it does rather than where sample 0 does; the same numbers as
+    ``reducer.compute_contributions(X, baseline=X[0])``.
     """
-    if not hasattr(reducer, "encoder_") or not hasattr(reducer, "mean_"):
+    map_ = getattr(reducer, "map_", None)
+    if not isinstance(map_, GlassBoxMap):
         raise ValueError(f"reducer: expected a fitted GlassBoxUMAP, got {type(reducer).__name__}")
-    torch_dtype = resolve_dtype(dtype)
-    mean = torch.as_tensor(np.asarray(reducer.mean_), dtype=torch_dtype)
-    components = getattr(reducer, "pca_components_", None)
-    projection = None
-    if components is not None:
-        # The fitted map holds the projection in float32 (and so projects in float64 with
-        # float32-rounded axes): the same numbers here, so that both agree in float64.
-        projection = torch.as_tensor(components, dtype=torch.float32).to(torch_dtype)
-    encoder = copy.deepcopy(reducer.encoder_).to(torch_dtype)
-    return FittedMap(mean, projection, encoder).eval()
+    return RawInputMap(in_dtype(map_, resolve_dtype(dtype), always_copy=True)).eval()
 
 
-__all__ = ["FittedMap", "check_piecewise_linear", "fitted_map", "path_contributions"]
+__all__ = ["check_piecewise_linear", "fitted_map", "path_contributions"]
