@@ -6,9 +6,11 @@ either is missing, unless the ``CI`` environment variable is set: there a missin
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import io
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -21,9 +23,12 @@ from sklearn.datasets import make_blobs
 from glass_box_umap.plotting.interactive import (
     _CATEGORICAL,
     _DIVERGING,
+    _FORMAT_JS,
     N_BARS,
     colour_limits,
+    difference_hover_strings,
     explore,
+    hover_strings,
     save_explorer,
 )
 
@@ -79,6 +84,129 @@ def test_hover_names_top3_with_signed_contributions():
     assert tips[1] == "<b>c</b>: +3, +4 = 7<br><b>b</b>: +0, -0.5 = 6<br><b>a</b>: +0.01, +0 = 5"
     assert _model(layout, "points").data["group"] == ["p", "q"]
     assert list(_model(layout, "points").data["id"]) == [0, 1]
+
+
+_NOTE = "differences of contributions C(this) - C(reference); they sum to the displacement"
+
+
+def test_difference_hover_strings_are_hand_computed_differences():
+    # Exact binary values, so the shown numbers add up exactly.
+    C = np.zeros((2, 2, 4))
+    C[0] = [[1.0, 0.5, -0.25, 2.0], [0.0, 1.5, 0.75, -1.0]]
+    C[1] = [[0.5, 0.5, 0.25, 0.0], [1.0, -0.5, 0.25, 0.0]]
+    emb = C.sum(-1)  # (3.25, 1.25) and (1.25, 0.75)
+    tips = difference_hover_strings(C, emb, 1, ["a", "b", "c", "d&"], reference_id=7)
+    # d = C[0] - C[1]: a (+0.5, -1), b (0, +2), c (-0.5, +0.5), d& (+2, -1); squared lengths
+    # 1.25, 4, 0.5, 5. The four sum to the displacement (+2, +0.5).
+    head = f"<b>reference</b>: sample 7<br>{_NOTE}<br><b>displacement</b>: "
+    assert (
+        tips[0]
+        == head + "+2, +0.5<br><b>d&amp;</b>: +2, -1<br><b>b</b>: +0, +2<br><b>a</b>: +0.5, -1"
+    )
+    # The reference against itself: zero everywhere, ties in feature order.
+    assert tips[1] == head + "+0, +0<br><b>a</b>: +0, +0<br><b>b</b>: +0, +0<br><b>c</b>: +0, +0"
+
+    # Only d& and b on the page (as the feature cap keeps them): a and c sum on one line.
+    capped = difference_hover_strings(C[:, :, [3, 1]], emb, 1, ["d&", "b"], n_other=2)
+    lines = capped[0].split("<br>")
+    assert lines[0] == "<b>reference</b>: sample 1"
+    assert lines[3:] == [
+        "<b>d&amp;</b>: +2, -1",
+        "<b>b</b>: +0, +2",
+        "<b>other 2 features</b>: +0, -0.5",
+    ]
+    shown = np.array(
+        [[float(v) for v in re.findall(r"[+-][0-9.e+-]+", line)] for line in lines[3:]]
+    )
+    np.testing.assert_array_equal(shown.sum(axis=0), emb[0] - emb[1])
+
+
+def test_difference_hover_strings_sum_to_the_displacement():
+    rng = np.random.default_rng(5)
+    C = rng.normal(size=(30, 2, 3)).astype(np.float32)
+    emb = C.astype(np.float64).sum(-1)
+    tips = difference_hover_strings(C, emb, 4, ["u", "v", "w"])
+    for i, tip in enumerate(tips):
+        numbers = [
+            [float(v) for v in line.split(": ")[1].split(", ")] for line in tip.split("<br>")[2:]
+        ]
+        displacement, features = np.array(numbers[0]), np.array(numbers[1:])
+        d = C[i] - C[4]
+        np.testing.assert_allclose(displacement, emb[i] - emb[4], rtol=5e-3, atol=1e-12)
+        # Three significant digits of each difference, longest first; their sum is the displacement.
+        order = np.argsort(-(d**2).sum(axis=0), kind="stable")
+        np.testing.assert_allclose(features, d[:, order].T, rtol=5e-3, atol=1e-12)
+        np.testing.assert_allclose(d.sum(axis=1), emb[i] - emb[4], rtol=1e-5, atol=1e-5)
+
+
+def test_reference_starts_the_page_relative_to_it():
+    _, y, C, emb = _linear_data(300, 4)
+    layout = explore(emb, C, groups=y, reference=12)
+    ref = _model(layout, "reference").data
+    assert ref["row"] == [12] and ref["id"] == [12]
+    assert ref["x"] == [pytest.approx(emb[12, 0], rel=1e-6)]
+    assert "sample 12" in _model(layout, "reference_text").text
+    assert not _model(layout, "clear_reference").disabled
+    empty = explore(emb, C)
+    assert _model(empty, "reference").data["row"] == []
+    assert "the mean sample" in _model(empty, "reference_text").text
+    assert _model(empty, "clear_reference").disabled
+    # A reference left out of the subsample is drawn anyway.
+    with pytest.warns(UserWarning, match="showing 50 of 300 points"):
+        rows = np.asarray(_model(explore(emb, C, max_points=50), "points").data["id"])
+    missing = int(np.setdiff1d(np.arange(300), rows)[0])
+    with pytest.warns(UserWarning, match="showing 51 of 300 points"):
+        layout = explore(emb, C, max_points=50, reference=missing)
+    ids = np.asarray(_model(layout, "points").data["id"])
+    np.testing.assert_array_equal(ids, np.sort(np.append(rows, missing)))
+    ref = _model(layout, "reference").data
+    assert ref["id"] == [missing] and ids[ref["row"][0]] == missing
+
+
+def _prelu_data(n=300, n_features=6, seed=0):
+    """Blobs through a bias-free PReLU network: contributions from 0 and from sample ``r``."""
+    torch = pytest.importorskip("torch")
+    from glass_box_umap.paths import path_contributions
+
+    X, y = make_blobs(n, n_features, centers=3, random_state=seed)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(n_features, 16, bias=False),
+        torch.nn.PReLU(16, init=0.1),
+        torch.nn.Linear(16, 2, bias=False),
+    ).double()
+    with torch.no_grad():
+        emb = net(torch.from_numpy(X)).numpy()
+    C, _ = path_contributions(net, X, np.zeros(n_features), dtype="float64")
+
+    def relative_to(r):
+        return path_contributions(net, X, X[r], dtype="float64")
+
+    return X, y, C, emb, relative_to
+
+
+def test_path_contributions_for_the_reference_show_in_its_hover():
+    X, y, C, emb, relative_to = _prelu_data()
+    names = [f"f{j}" for j in range(6)]
+    phi, pieces = relative_to(9)
+    assert pieces.max() > 1  # paths that bend: exact contributions are not differences
+    layout = explore(emb, C, names, y, X, reference=9, reference_contributions=phi)
+    path_tips = _model(layout, "points").data["path_tip"]
+    displacement = emb - emb[9]
+    magnitude = np.sqrt((phi**2).sum(axis=1))
+    lines = hover_strings(phi, magnitude, names, X)
+    for i in (0, 9, 150):
+        head = "<b>reference</b>: sample 9<br>exact path contributions from the reference; "
+        head += "they sum to the displacement<br><b>displacement</b>: "
+        head += ", ".join(f"{v:+.3g}" for v in displacement[i])
+        assert path_tips[i] == f"{head}<br>{lines[i]}"
+    np.testing.assert_allclose(phi.sum(-1), displacement, atol=1e-12)
+    # Rows of differences and of exact contributions differ for a bent path.
+    bent = int(np.argmax(pieces))
+    diff = difference_hover_strings(C[:, :2], emb, 9, names)[bent]
+    assert diff.split("<br>")[3:] != path_tips[bent].split("<br>")[3:6]
+    with pytest.raises(ValueError, match=r"^reference_contributions: do not sum .*X\[8\]"):
+        explore(emb, C, names, reference=8, reference_contributions=phi)
 
 
 def test_hover_shows_every_axis_and_title_names_plotted_axes():
@@ -204,6 +332,11 @@ def test_top_feature_mode_colours_most_frequent_first():
         (dict(max_values=-1), "max_values"),
         (dict(random_state=1.5), "random_state"),
         (dict(title=3), "title"),
+        (dict(reference=5), "reference"),
+        (dict(reference=1.0), "reference"),
+        (dict(reference_contributions=np.zeros((5, 2, 3))), "reference_contributions"),
+        (dict(reference=0, reference_contributions=np.zeros((5, 2, 2))), "reference_contributions"),
+        (dict(reference=0, reference_contributions=np.ones((5, 2, 3))), "reference_contributions"),
     ],
 )
 def test_validation_errors_name_the_argument(kwargs, argument):
@@ -575,3 +708,138 @@ def test_mouse_box_and_lasso_selections_drive_the_bar_chart(browser, tmp_path):
     assert set(strictly) <= set(selected) <= set(loosely)
     _assert_bars_are_means_of(C, names, selected, bars)
     assert page.errors == []
+
+
+def _tooltip(page: _Page, xy, sample: int) -> str:
+    """Hover the mouse at ``xy`` and return the text of sample ``sample``'s tooltip."""
+    page.page.mouse.move(*xy)
+    line = page.page.get_by_text(f"sample {sample}", exact=True)
+    line.wait_for(timeout=10_000)
+    return line.evaluate("(e) => e.parentElement.innerText")
+
+
+def _as_text(tip_html: str) -> str:
+    """What a hover string reads as on screen (its lines, no tags)."""
+    return html.unescape(re.sub(r"</?b>", "", tip_html.replace("<br>", "\n")))
+
+
+def _wait_for_reference(page: _Page, row: int | None) -> None:
+    """Until the page's reference is the point in ``row`` (None: the mean sample)."""
+    page.page.wait_for_function(
+        """(r) => { const rows = Bokeh.documents[0].get_model_by_name('reference').data.row;
+        return r === null ? rows.length === 0 : rows.length === 1 && rows[0] === r; }""",
+        arg=row,
+    )
+
+
+def _reference_state(page: _Page) -> list:
+    return page.js(
+        """() => { const d = Bokeh.documents[0];
+        return [Array.from(d.get_model_by_name('reference').data.row),
+                d.get_model_by_name('reference_text').text,
+                d.get_model_by_name('clear_reference').disabled,
+                Array.from(d.get_model_by_name('points').selected.indices)]; }"""
+    )
+
+
+def test_click_sets_the_reference_and_the_hover_shows_differences(browser, tmp_path):
+    """Click a point: the hover explains the others relative to it; click again to clear.
+
+    The page starts with the exact path contributions of one reference, r0, and keeps 6 of
+    10 features (the other 4 share a line in the hover relative to a clicked point).
+    """
+    X, y, C, emb, relative_to = _prelu_data(500, 10)
+    # The four points drawn farthest from the others: two references to click, two to hover.
+    isolated = np.argsort(-cKDTree(emb).query(emb, k=2)[0][:, 1])
+    r0, r1, i, j = (int(k) for k in isolated[:4])
+    phi, _ = relative_to(r0)
+    names = [f"feat_{k}" for k in range(10)]
+    args = dict(groups=y, feature_values=X, max_values=500 * 2 * 6)
+    args.update(reference=r0, reference_contributions=phi)
+    with pytest.warns(UserWarning, match="6 of 10 features"):
+        path = save_explorer(tmp_path / "reference.html", emb, C, names, **args)
+        layout = explore(emb, C, names, **args)
+    points = _model(layout, "points").data
+    kept = [names.index(label) for _, label in _model(layout, "feature_select").options]
+    page = _Page(browser, path, timeout_ms=60_000)
+    screen = _screen_positions(page, emb)
+
+    def expected(tip: str, sample: int) -> str:
+        return f"sample {sample}\ngroup {y[sample]}\n" + _as_text(tip)
+
+    def relative(r: int) -> list[str]:
+        return difference_hover_strings(C[:, :2, kept], emb, r, [names[k] for k in kept], n_other=4)
+
+    # Starts relative to r0, with its exact contributions in the hover.
+    state = _reference_state(page)
+    assert state[0] == [r0] and f"sample {r0}" in state[1] and state[2] is False
+    assert _tooltip(page, screen[i], i) == expected(points["path_tip"][i], i)
+    assert points["path_tip"][i] != relative(r0)[i]
+
+    # Clicking the reference clears it: the hover is relative to the mean again.
+    page.page.mouse.click(*screen[r0])
+    _wait_for_reference(page, None)
+    state = _reference_state(page)
+    assert state[0] == [] and "the mean sample" in state[1] and state[2] is True
+    assert _tooltip(page, screen[i], i) == expected(points["tip"][i], i)
+
+    # Clicking r1 makes it the reference: differences of contributions, computed in the page.
+    page.page.mouse.click(*screen[r1])
+    _wait_for_reference(page, r1)
+    state = _reference_state(page)
+    assert f"sample {r1}" in state[1] and state[2] is False
+    tips = relative(r1)
+    for k in (i, j):
+        text = _tooltip(page, screen[k], k)
+        assert text == expected(tips[k], k)
+        assert f"reference: sample {r1}\n" in text and "other 4 features" in text
+        # The displacement shown is numpy's, to the 3 significant digits shown.
+        displacement = [float(v) for v in text.split("\n")[4].split(": ")[1].split(", ")]
+        np.testing.assert_allclose(displacement, emb[k] - emb[r1], rtol=5e-3)
+    # The reference itself: no displacement, all differences zero (ties in feature order).
+    assert _tooltip(page, screen[r1], r1) == expected(tips[r1], r1)
+
+    # Back to r0: its exact contributions again. The button clears.
+    page.page.mouse.click(*screen[r0])
+    _wait_for_reference(page, r0)
+    assert _tooltip(page, screen[i], i) == expected(points["path_tip"][i], i)
+    page.page.get_by_role("button", name="Clear reference").click()
+    _wait_for_reference(page, None)
+    state = _reference_state(page)
+    assert state[0] == [] and state[2] is True
+
+    # Quick clicks: Bokeh calls the second of two clicks within 300 ms a double tap. Two
+    # points clicked in a row: the second is the reference, however fast the clicks.
+    page.page.mouse.click(*screen[r0])
+    page.page.mouse.click(*screen[r1])
+    _wait_for_reference(page, r1)
+    # A double click sets the reference, and does not clear it again.
+    page.page.wait_for_timeout(400)
+    page.page.mouse.dblclick(*screen[j])
+    _wait_for_reference(page, j)
+    page.page.wait_for_timeout(100)
+    assert _reference_state(page)[0] == [j]
+    # A click away from every point changes nothing; clicks never select points.
+    offsets = np.array([[25, 25], [-25, 25], [25, -25], [-25, -25]])
+    away = [xy for xy in screen[j] + offsets if np.linalg.norm(screen - xy, axis=1).min() > 12]
+    page.page.mouse.click(*away[0])
+    page.page.wait_for_timeout(100)
+    state = _reference_state(page)
+    assert state[0] == [j] and state[3] == []
+    page.page.get_by_role("button", name="Clear reference").click()
+    _wait_for_reference(page, None)
+    assert _tooltip(page, screen[i], i) == expected(points["tip"][i], i)
+    assert page.errors == []
+
+
+def test_page_formats_numbers_as_python_does(browser, tmp_path):
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=300) * 10.0 ** rng.integers(-9, 9, size=300)
+    # Exact binary ties (Python rounds them to even), carries, the 1e-4 and 1e3 edges, zeros.
+    special = [1.125, -0.3125, 2.375, 1125.0, 999.5, 99.95, 9.995, 0.00099995, 1e-4, 9.99e-5]
+    special += [1e3, 999.0, 0.1, 100.0, 123456789.0, 1e-300, 5e-324, 0.0, -0.0]
+    values = np.concatenate([values, special, -np.array(special)]).tolist()
+    path = save_explorer(tmp_path / "tiny.html", np.zeros((2, 2)), np.zeros((2, 2, 1)))
+    page = _Page(browser, path, timeout_ms=60_000)
+    shown = page.js(f"(values) => {{ {_FORMAT_JS}\n return values.map(g3); }}", values)
+    assert shown == [f"{v:+.3g}" for v in values]

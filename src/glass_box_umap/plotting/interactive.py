@@ -9,7 +9,9 @@ HTML file (BokehJS inlined, so it opens offline). The page has
   component 0, signed on component 1, or the L2 magnitude over both) with a colour bar, or by
   each point's top feature;
 * lasso and box selection feeding a bar chart of the mean signed contributions of the
-  selected points.
+  selected points;
+* a reference point: click a point and the hover explains every other point relative to it
+  (below); click it again, or "Clear reference", to return to the mean sample.
 
 Everything interactive runs in the browser (``CustomJS``). Hover strings, colour limits and
 legends are computed here, so the arithmetic is testable in Python.
@@ -20,6 +22,18 @@ point's contributions sum over features to its coordinates, one axis's mean cont
 summed over all features, equal the selection's mean coordinate on that axis: the bars say
 which features put the selection where it is. With nothing selected they show the mean over
 all input points (the plotted subsample or not).
+
+Contributions explain a point relative to the mean sample, at the origin. Relative to a
+clicked reference ``r``, the hover shows the differences ``C[i] - C[r]`` on components 0 and 1:
+they sum exactly over the features to the displacement ``embedding[i] - embedding[r]``, which
+the hover states, and its top features are those whose difference vector is longest. They
+are not the exact attributions along the path from ``r`` to ``i``
+(:func:`glass_box_umap.paths.path_contributions`), which differ where the encoder bends in
+between; those cost a path walk per pair, so the page offers them for one reference given in
+advance (``reference_contributions``). The differences are computed in the browser, for the
+hovered point only, from the contributions the page already holds for colouring: the
+reference costs no extra payload. :func:`difference_hover_strings` is the same arithmetic in
+Python.
 """
 
 from __future__ import annotations
@@ -35,9 +49,11 @@ from bokeh.embed import file_html
 from bokeh.layouts import column, row
 from bokeh.models import (
     AutocompleteInput,
+    Button,
     ColorBar,
     ColumnDataSource,
     CustomJS,
+    CustomJSHover,
     Div,
     FactorRange,
     HoverTool,
@@ -45,6 +61,8 @@ from bokeh.models import (
     LinearColorMapper,
     Select,
 )
+from bokeh.models.dom import Div as DOMDiv
+from bokeh.models.dom import ValueRef
 from bokeh.models.layouts import LayoutDOM
 from bokeh.palettes import Category20, RdBu, Viridis256, interp_palette
 from bokeh.plotting import figure
@@ -86,6 +104,15 @@ _MODE_LABELS = {
 }
 _QUANTITY_LABELS = ["signed, component 0", "signed, component 1", "L2 magnitude, components 0-1"]
 
+# The hover's second line relative to a reference, for each kind of contribution.
+_DIFFERENCE_NOTE = (
+    "differences of contributions C(this) - C(reference); they sum to the displacement"
+)
+_PATH_NOTE = "exact path contributions from the reference; they sum to the displacement"
+_NO_REFERENCE_TEXT = (
+    "<b>Reference</b>: the mean sample. Click a point to explain the others relative to it."
+)
+
 
 def explore(
     embedding: Any = MISSING,
@@ -98,6 +125,8 @@ def explore(
     max_values: int = MAX_VALUES,
     title: str | None = None,
     random_state: int | None = 0,
+    reference: int | None = None,
+    reference_contributions: Any = None,
     emb: Any = MISSING,
 ) -> LayoutDOM:
     """Build the interactive explorer as a Bokeh layout.
@@ -117,17 +146,31 @@ def explore(
     feature_values : array of shape (n_samples, n_features), optional
         Raw input values, shown on hover next to each top feature's contributions.
     max_points : int, default 100_000
-        Above this many samples a uniform random subsample of ``max_points`` is plotted;
-        the page says so and a ``UserWarning`` is emitted.
+        Above this many samples a uniform random subsample of ``max_points`` is plotted
+        (plus ``reference`` when it is not drawn); the page says so and a ``UserWarning``
+        is emitted.
     max_values : int, default ``MAX_VALUES``
         Cap on the contribution values embedded in the page, counted as plotted points x 2
         axes x features. Above it only the features with the largest mean L2 contribution
-        are kept for colouring and the bar chart (hover and the "top feature" mode still
-        use all features); the page says so and a ``UserWarning`` is emitted.
+        are kept for colouring, the bar chart and the hover relative to a clicked
+        reference, which then sums the other features' differences on one line ("other
+        k features"); the hover relative to the mean and the "top feature" mode still use
+        all features. The page says so and a ``UserWarning`` is emitted.
     title : str, optional
         Title of the scatter plot.
     random_state : int or None, default 0
         Seed of the subsample.
+    reference : int, optional
+        Row of the sample the page starts with as its reference (see the module
+        docstring); clicking points changes it. ``None`` starts relative to the mean.
+    reference_contributions : array like ``contributions``, optional
+        Exact contributions of every sample relative to sample ``reference``, e.g.
+        ``path_contributions(fitted_map(reducer), X, X[reference])[0]``
+        (:mod:`glass_box_umap.paths`). While ``reference`` is the reference, the hover
+        shows these (all components, top features by L2 magnitude, as relative to the
+        mean) instead of differences. They travel as one precomputed hover string per
+        plotted point, outside ``max_values``. They must sum over the features to
+        ``embedding - embedding[reference]`` within 1e-4 x max|embedding|.
     emb : array, deprecated
         The old name of ``embedding``; works with a ``FutureWarning`` for one release.
 
@@ -136,7 +179,9 @@ def explore(
     bokeh.models.layouts.LayoutDOM
         The layout; models the browser tests drive are named (``colour_mode``,
         ``feature_select``, ``feature_search``, ``quantity``, ``points``, ``bars``,
-        ``selection_count``, ``notice``, ``legend``, ``colorbar``).
+        ``selection_count``, ``notice``, ``legend``, ``colorbar``, ``reference``: a
+        source holding the reference's ``row`` on the page, ``id``, ``x`` and ``y``, empty
+        for the mean, ``reference_text``, ``clear_reference``).
     """
     embedding = renamed_keyword("explore", "embedding", embedding, "emb", emb)
     if contributions is MISSING:
@@ -150,20 +195,27 @@ def explore(
         raise TypeError(f"title: expected a string or None, got {type(title).__name__}")
     if random_state is not None:
         random_state = check_int("random_state", random_state, 0)
-
     n, n_components, n_features = contributions.shape
+    if reference is not None:
+        reference = check_int("reference", reference, 0, n - 1)
+    path = _check_reference_contributions(reference_contributions, reference, emb, contributions)
+
     notices = []
     rows = subsample_rows(n, max_points, random_state)
+    if reference is not None and reference not in rows:
+        rows = np.sort(np.append(rows, reference))
     if rows.size < n:
         notices.append(f"showing {rows.size} of {n} points (random subsample)")
     m = rows.size
+    ref_row = None if reference is None else int(np.searchsorted(rows, reference))
     # Magnitudes over all embedding axes rank features for hover, the cap and "top feature".
     magnitude = np.sqrt(np.einsum("ikf,ikf->if", contributions, contributions))
     kept = kept_features(magnitude, max_values // (2 * m))
     if kept.size < n_features:
         notices.append(
-            f"colouring and the bar chart use the {kept.size} of {n_features} features with the "
-            f"largest mean |contribution| (max_values={max_values}); hover uses all features"
+            f"colouring, the bar chart and the hover relative to a clicked reference use the "
+            f"{kept.size} of {n_features} features with the largest mean |contribution| "
+            f"(max_values={max_values}); the hover relative to the mean uses all features"
         )
     for text in notices:
         warnings.warn(f"explore: {text}", UserWarning, stacklevel=2)
@@ -191,6 +243,18 @@ def explore(
     )
     if group_labels is not None:
         points.data["group"] = [group_labels[c] for c in group_codes[rows]]
+    # The page's row of the reference whose exact contributions it holds; -1 for none.
+    path_row = -1
+    if path is not None:
+        path_row = ref_row
+        points.data["path_tip"] = path_hover_strings(
+            path[rows],
+            emb[rows],
+            path_row,
+            names,
+            None if feature_values is None else feature_values[rows],
+            reference_id=reference,
+        )
     # Per-feature columns (not one flat array) so each travels as its own typed array and the
     # JS reads a feature's values without index arithmetic.
     store = ColumnDataSource(
@@ -221,7 +285,29 @@ def explore(
 
     limits = colour_limits(shown[:, :2, kept])
     mapper = LinearColorMapper(palette=palette, low=-0.5, high=len(palette) - 0.5)
-    scatter = _scatter(points, mapper, plot_title, m, group_labels is not None)
+    scatter, renderer = _scatter(points, mapper, plot_title, m)
+    ref_source, ref_text, clear = _reference_widgets(scatter, points, ref_row)
+    escaped_kept = [html.escape(names[j]) for j in kept]
+    hover = CustomJSHover(
+        args=dict(
+            points=points,
+            store=store,
+            reference=ref_source,
+            names=escaped_kept,
+            n_other=int(n_features - kept.size),
+            n_hover=N_HOVER,
+            has_groups=group_labels is not None,
+            path_row=path_row,
+            difference_note=_DIFFERENCE_NOTE,
+        ),
+        code=_FORMAT_JS + _HOVER_JS,
+    )
+    scatter.add_tools(
+        HoverTool(
+            renderers=[renderer],
+            tooltips=DOMDiv(children=[ValueRef(field="id", format="tip", formatter=hover)]),
+        )
+    )
     colorbar = ColorBar(color_mapper=mapper, name="colorbar", visible=False, width=14)
     scatter.add_layout(colorbar, "right")
 
@@ -321,7 +407,9 @@ def explore(
             code=_SELECTION_JS,
         ),
     )
-    controls = column(mode, search, feature_select, quantity, legend, count, bars)
+    controls = column(
+        mode, search, feature_select, quantity, legend, row(ref_text, clear), count, bars
+    )
     return column(notice, row(scatter, controls), name="explorer")
 
 
@@ -448,6 +536,139 @@ def hover_strings(
     return ["<br>".join(lines[i * k : (i + 1) * k]) for i in range(n)]
 
 
+def difference_hover_strings(
+    contributions: np.ndarray,
+    embedding: np.ndarray,
+    reference: int,
+    feature_names: Sequence[str],
+    *,
+    reference_id: int | None = None,
+    n_other: int = 0,
+) -> list[str]:
+    """The hover relative to a clicked reference, as the page computes it in the browser.
+
+    Values are rounded to float32 first, as the page holds them, then differenced and summed
+    in float64 in the page's order, so the strings equal the browser's.
+
+    Parameters
+    ----------
+    contributions : array of shape (n_samples, 2, n_features), float
+        Contributions to the two plotted components of the features on the page.
+    embedding : array of shape (n_samples, 2), float
+        The plotted coordinates.
+    reference : int
+        Row of the reference.
+    feature_names : sequence of n_features str
+        HTML-escaped here.
+    reference_id : int, optional
+        The reference's sample number in the text; defaults to ``reference``.
+    n_other : int, default 0
+        Features not on the page; when positive, a last line gives their summed
+        differences, the displacement minus the shown features' sum.
+
+    Returns
+    -------
+    list of n_samples str
+        Lines joined by ``<br>``: the reference, what the numbers are, the displacement
+        ``embedding[i] - embedding[reference]``, then up to ``N_HOVER`` lines
+        ``<b>name</b>: +d0, +d1`` with ``d = C[i] - C[reference]`` (3 significant digits),
+        longest ``d`` first (ties by feature order), then the "other" line. Over all
+        features (and the "other" line) the ``d`` sum to the displacement.
+    """
+    C = np.asarray(contributions, dtype=np.float32).astype(np.float64)
+    xy = np.asarray(embedding, dtype=np.float32).astype(np.float64)
+    n, _, n_features = C.shape
+    d = C - C[reference]
+    displacement = xy - xy[reference]
+    # Sequential, feature by feature, as the browser adds them.
+    total = np.zeros((n, 2))
+    for j in range(n_features):
+        total = total + d[:, :, j]
+    squared = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
+    top = np.argsort(-squared, axis=1, kind="stable")[:, :N_HOVER]
+    escaped = [html.escape(name) for name in feature_names]
+    sample = reference if reference_id is None else reference_id
+    head = [f"<b>reference</b>: sample {sample}", _DIFFERENCE_NOTE]
+    tips = []
+    for i in range(n):
+        lines = head + [f"<b>displacement</b>: {_pair(displacement[i])}"]
+        lines += [f"<b>{escaped[j]}</b>: {_pair(d[i, :, j])}" for j in top[i].tolist()]
+        if n_other > 0:
+            lines.append(f"<b>other {n_other} features</b>: {_pair(displacement[i] - total[i])}")
+        tips.append("<br>".join(lines))
+    return tips
+
+
+def path_hover_strings(
+    contributions: np.ndarray,
+    embedding: np.ndarray,
+    reference: int,
+    feature_names: Sequence[str],
+    feature_values: np.ndarray | None = None,
+    *,
+    reference_id: int | None = None,
+) -> list[str]:
+    """The hover for exact contributions relative to one reference, computed in Python.
+
+    Parameters
+    ----------
+    contributions : array of shape (n_samples, n_components, n_features), float
+        Relative to the sample in row ``reference``.
+    embedding : array of shape (n_samples, n_components), float
+    reference : int
+    feature_names : sequence of n_features str
+    feature_values : array of shape (n_samples, n_features), optional
+    reference_id : int, optional
+        The reference's sample number in the text; defaults to ``reference``.
+
+    Returns
+    -------
+    list of n_samples str
+        The reference, what the numbers are, the displacement on every component, then
+        :func:`hover_strings`' lines for ``contributions``.
+    """
+    emb = np.asarray(embedding, dtype=np.float64)
+    displacement = (emb - emb[reference]).tolist()
+    magnitude = np.sqrt(np.einsum("ikf,ikf->if", contributions, contributions))
+    lines = hover_strings(contributions, magnitude, feature_names, feature_values)
+    sample = reference if reference_id is None else reference_id
+    head = f"<b>reference</b>: sample {sample}<br>{_PATH_NOTE}<br><b>displacement</b>: "
+    return [head + _pair(dis) + "<br>" + tip for dis, tip in zip(displacement, lines, strict=True)]
+
+
+def _pair(values: Any) -> str:
+    return ", ".join(f"{v:+.3g}" for v in np.asarray(values, dtype=np.float64).tolist())
+
+
+def _check_reference_contributions(
+    reference_contributions: Any, reference: int | None, emb: np.ndarray, contributions: np.ndarray
+) -> np.ndarray | None:
+    """``reference_contributions`` as a checked array shaped like ``contributions``, or None."""
+    if reference_contributions is None:
+        return None
+    if reference is None:
+        raise ValueError(
+            "reference_contributions: given without reference, the sample they are relative to"
+        )
+    path = check_contributions(
+        reference_contributions, n_samples=len(emb), name="reference_contributions"
+    )
+    if path.shape != contributions.shape:
+        raise ValueError(
+            f"reference_contributions: expected the shape of contributions, "
+            f"{contributions.shape}, got {path.shape}"
+        )
+    error = np.abs(path.sum(axis=-1) - (emb - emb[reference])).max()
+    scale = np.abs(emb).max()
+    if not error <= 1e-4 * scale:
+        raise ValueError(
+            f"reference_contributions: do not sum to embedding - embedding[{reference}] "
+            f"(max error {error:.3g}, scale {scale:.3g}); are they relative to sample "
+            f"{reference}, e.g. path_contributions(module, X, X[{reference}])?"
+        )
+    return path
+
+
 def _check_inputs(
     emb: Any, contributions: Any, feature_names: Any, groups: Any, feature_values: Any
 ) -> tuple[
@@ -553,8 +774,9 @@ def _top_feature_codes(
 
 
 def _scatter(
-    points: ColumnDataSource, mapper: LinearColorMapper, title: str, n: int, has_groups: bool
-) -> Any:
+    points: ColumnDataSource, mapper: LinearColorMapper, title: str, n: int
+) -> tuple[Any, Any]:
+    """The scatter plot and its points' renderer (the hover is added by :func:`explore`)."""
     plot = figure(
         title=title,
         width=720,
@@ -565,27 +787,93 @@ def _scatter(
         name="scatter",
     )
     plot.add_tools(LassoSelectTool(continuous=False))
-    size = float(np.clip(20 * n**-0.2, 2, 8))
     renderer = plot.scatter(
         "x",
         "y",
         source=points,
-        size=size,
+        size=_point_size(n),
         fill_color={"field": "cval", "transform": mapper},
         line_color=None,
         fill_alpha=0.8,
         nonselection_fill_alpha=0.1,
     )
-    group_line = "<div><b>group</b> @group</div>" if has_groups else ""
-    plot.add_tools(
-        HoverTool(
-            renderers=[renderer],
-            tooltips=f"<div><b>sample</b> @id</div>{group_line}<div>@tip{{safe}}</div>",
-        )
-    )
+    # The ranges follow the points alone: the reference's ring must not rescale the view.
+    plot.x_range.renderers = [renderer]
+    plot.y_range.renderers = [renderer]
     plot.xaxis.axis_label = "component 0"
     plot.yaxis.axis_label = "component 1"
-    return plot
+    return plot, renderer
+
+
+def _point_size(n: int) -> float:
+    """Marker size in pixels: smaller for more points."""
+    return float(np.clip(20 * n**-0.2, 2, 8))
+
+
+def _reference_widgets(
+    plot: Any, points: ColumnDataSource, row: int | None
+) -> tuple[ColumnDataSource, Div, Button]:
+    """The reference's state (a source drawn as a ring), its text and its clear button.
+
+    A click on a point makes it the reference, a click on the reference clears it; clicks
+    leave the selection (and the bar chart) alone. Bokeh reports the second of two clicks
+    within 300 ms as a double tap, not a tap, so double taps count as clicks too, except
+    that they never clear: a double click sets the reference once.
+    """
+    data: dict[str, list] = {"x": [], "y": [], "row": [], "id": []}
+    if row is not None:
+        data = {
+            "x": [float(points.data["x"][row])],
+            "y": [float(points.data["y"][row])],
+            "row": [row],
+            "id": [int(points.data["id"][row])],
+        }
+    source = ColumnDataSource(data, name="reference")
+    # A black ring around the reference, wider than the points at any density.
+    point_size = _point_size(len(points.data["x"]))
+    size = max(3 * point_size, 14.0)
+    plot.scatter(
+        "x", "y", source=source, size=size, fill_color=None, line_color="black", line_width=2.5
+    )
+    text = Div(
+        text=_NO_REFERENCE_TEXT if row is None else _reference_text(data["id"][0]),
+        name="reference_text",
+        width=230,
+    )
+    clear = Button(label="Clear reference", name="clear_reference", disabled=row is None, width=120)
+    click = CustomJS(
+        args=dict(points=points, reference=source, plot=plot, radius=point_size / 2 + 3),
+        code=_CLICK_JS,
+    )
+    plot.js_on_event("tap", click)
+    plot.js_on_event("doubletap", click)
+    clear.js_on_event(
+        "button_click",
+        CustomJS(
+            args=dict(reference=source), code="reference.data = {x: [], y: [], row: [], id: []};"
+        ),
+    )
+    source.js_on_change(
+        "data",
+        CustomJS(
+            args=dict(
+                reference=source,
+                text=text,
+                clear=clear,
+                none_text=_NO_REFERENCE_TEXT,
+                template=_reference_text("{id}"),
+            ),
+            code=_REFERENCE_CHANGED_JS,
+        ),
+    )
+    return source, text, clear
+
+
+def _reference_text(sample: Any) -> str:
+    return (
+        f"<b>Reference</b>: sample {sample}. The hover shows contributions relative to it; "
+        "click it again to return to the mean."
+    )
 
 
 def _bar_chart(means: np.ndarray, labels: list[str], n: int) -> tuple[Any, ColumnDataSource, Div]:
@@ -720,4 +1008,118 @@ bar_source.data = {
 };
 y_range.factors = top.map((r) => r[0]);
 count.text = `${sel.length} of ${points.get_length()} points selected: bars show their mean`;
+"""
+
+# Python's format(v, "+.3g") (round half to even, exponent from 1e-4 to below 1e3 written
+# out, trailing zeros dropped), so hover numbers read the same in both modes. toExponential
+# gives the exact decimal digits of moderate doubles; it rounds exact ties away from zero,
+# hence the rounding done here on 100 digits.
+_FORMAT_JS = """
+const g3 = (v) => {
+    const sign = v < 0 || Object.is(v, -0) ? "-" : "+";
+    const a = Math.abs(v);
+    if (a === 0) return `${sign}0`;
+    const [mantissa, exponent] = a.toExponential(100).split("e");
+    const digits = mantissa.replace(".", "");
+    let m = Number(digits.slice(0, 3));
+    let e = Number(exponent);
+    const rest = digits.slice(3);
+    if (rest[0] > "5" || (rest[0] === "5" && (/[1-9]/.test(rest.slice(1)) || m % 2 === 1))) {
+        m += 1;
+    }
+    if (m === 1000) { m = 100; e += 1; }
+    const d = String(m);
+    const trim = (t) => t.replace(/\\.?0+$/, "");
+    let text;
+    if (e < -4 || e >= 3) {
+        const exp = String(Math.abs(e)).padStart(2, "0");
+        text = `${trim(`${d[0]}.${d.slice(1)}`)}e${e < 0 ? "-" : "+"}${exp}`;
+    } else if (e === 2) {
+        text = d;
+    } else if (e >= 0) {
+        text = trim(`${d.slice(0, e + 1)}.${d.slice(e + 1)}`);
+    } else {
+        text = trim(`0.${"0".repeat(-e - 1)}${d}`);
+    }
+    return sign + text;
+};
+"""
+
+# CustomJSHover: the whole tooltip of the hovered point, as an element (a formatter's
+# string would be escaped). Relative to a clicked reference it mirrors
+# difference_hover_strings.
+_HOVER_JS = """
+const i = special_vars.index;
+const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+let text = `<div><b>sample</b> ${value}</div>`;
+if (has_groups) text += `<div><b>group</b> ${escape(points.data.group[i])}</div>`;
+const ref = reference.data.row;
+let body;
+if (ref.length === 0) {
+    body = points.data.tip[i];
+} else if (ref[0] === path_row) {
+    body = points.data.path_tip[i];
+} else {
+    const r = ref[0];
+    const d0 = new Float64Array(names.length);
+    const d1 = new Float64Array(names.length);
+    let s0 = 0, s1 = 0;
+    const top = [];  // [squared length, feature], longest first, earlier feature on ties
+    for (let j = 0; j < names.length; j++) {
+        const a0 = store.data[`a0f${j}`];
+        const a1 = store.data[`a1f${j}`];
+        d0[j] = a0[i] - a0[r];
+        d1[j] = a1[i] - a1[r];
+        s0 += d0[j];
+        s1 += d1[j];
+        const sq = d0[j] * d0[j] + d1[j] * d1[j];
+        let p = top.length;
+        while (p > 0 && sq > top[p - 1][0]) p--;
+        if (p < n_hover) {
+            top.splice(p, 0, [sq, j]);
+            if (top.length > n_hover) top.pop();
+        }
+    }
+    const dx = points.data.x[i] - points.data.x[r];
+    const dy = points.data.y[i] - points.data.y[r];
+    const lines = [
+        `<b>reference</b>: sample ${reference.data.id[0]}`,
+        difference_note,
+        `<b>displacement</b>: ${g3(dx)}, ${g3(dy)}`,
+        ...top.map(([, j]) => `<b>${names[j]}</b>: ${g3(d0[j])}, ${g3(d1[j])}`),
+    ];
+    if (n_other > 0) {
+        lines.push(`<b>other ${n_other} features</b>: ${g3(dx - s0)}, ${g3(dy - s1)}`);
+    }
+    body = lines.join("<br>");
+}
+const el = document.createElement("div");
+el.innerHTML = `${text}<div>${body}</div>`;
+return el;
+"""
+
+# The point drawn nearest the click, within ``radius`` pixels, wins.
+_CLICK_JS = """
+const {x, y} = cb_obj;
+const xs = points.data.x, ys = points.data.y;
+const kx = plot.inner_width / (plot.x_range.end - plot.x_range.start);
+const ky = plot.inner_height / (plot.y_range.end - plot.y_range.start);
+let best = -1, nearest = radius * radius;
+for (let i = 0; i < xs.length; i++) {
+    const d = ((xs[i] - x) * kx) ** 2 + ((ys[i] - y) * ky) ** 2;
+    if (d < nearest) { best = i; nearest = d; }
+}
+if (best < 0) return;
+const current = reference.data.row;
+if (current.length > 0 && current[0] === best) {
+    if (cb_obj.event_name === "tap") reference.data = {x: [], y: [], row: [], id: []};
+} else {
+    reference.data = {x: [xs[best]], y: [ys[best]], row: [best], id: [points.data.id[best]]};
+}
+"""
+
+_REFERENCE_CHANGED_JS = """
+const ids = reference.data.id;
+text.text = ids.length === 0 ? none_text : template.replace("{id}", String(ids[0]));
+clear.disabled = ids.length === 0;
 """
