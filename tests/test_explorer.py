@@ -318,8 +318,8 @@ def test_top_feature_mode_colours_most_frequent_first():
 @pytest.mark.parametrize(
     ("kwargs", "argument"),
     [
-        (dict(emb=np.zeros(5)), "emb"),
-        (dict(emb=np.full((5, 2), np.nan)), "emb"),
+        (dict(embedding=np.zeros(5)), "embedding"),
+        (dict(embedding=np.full((5, 2), np.nan)), "embedding"),
         (dict(contributions=np.zeros((4, 2, 3))), "contributions"),
         (dict(contributions=np.zeros((5, 3, 3))), "contributions"),
         (dict(contributions=np.full((5, 2, 3), np.inf)), "contributions"),
@@ -340,7 +340,7 @@ def test_top_feature_mode_colours_most_frequent_first():
     ],
 )
 def test_validation_errors_name_the_argument(kwargs, argument):
-    args = dict(emb=np.zeros((5, 2)), contributions=np.zeros((5, 2, 3)))
+    args = dict(embedding=np.zeros((5, 2)), contributions=np.zeros((5, 2, 3)))
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=f"^{argument}:"):
         explore(**args)

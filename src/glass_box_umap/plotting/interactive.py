@@ -678,17 +678,17 @@ def _check_inputs(
     emb = np.asarray(emb)
     if emb.ndim != 2 or emb.shape[1] < 2 or emb.shape[0] == 0 or emb.dtype.kind not in "fiu":
         raise ValueError(
-            f"emb: expected a numeric array of shape (n_samples, n_components >= 2), got "
+            f"embedding: expected a numeric array of shape (n_samples, n_components >= 2), got "
             f"{emb.dtype} of shape {emb.shape}"
         )
     if not np.isfinite(emb).all():
-        raise ValueError("emb: contains NaN or infinity")
+        raise ValueError("embedding: contains NaN or infinity")
     n = emb.shape[0]
     shape = tuple(np.shape(contributions)[2:])
     contributions = check_contributions(contributions, n_samples=n, name="contributions")
     if contributions.shape[1] != emb.shape[1]:
         raise ValueError(
-            f"contributions: has {contributions.shape[1]} components, emb has {emb.shape[1]}"
+            f"contributions: has {contributions.shape[1]} components, embedding has {emb.shape[1]}"
         )
     n_features = contributions.shape[2]
     names = resolve_feature_names(feature_names, shape, name="feature_names")
