@@ -60,6 +60,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         ],
         [],
     ),
+    "benchmarks/scanpy_memory.py": ([RULE, r"^peak RSS \d+\.\d+ GB"], []),
     "benchmarks/supervised_digits.py": ([RULE, r"^fit\(X\)\s+\d", r"^fit\(X, y\)\s+\d"], []),
     "examples/custom_encoder_digits.py": (
         [r"^contributions \(300, 2, 1, 8, 8\): largest", r"verdict"],
