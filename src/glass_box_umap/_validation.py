@@ -33,14 +33,22 @@ def check_float(
     low: float,
     high: float = math.inf,
     low_inclusive: bool = True,
+    *,
+    allow_inf: bool = False,
 ) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
+    """``value`` as a float in ``[low, high]`` (``(low, high]`` unless ``low_inclusive``).
+
+    Finite unless ``allow_inf`` (then ``inf`` passes when ``high`` allows it); booleans are
+    not numbers. Errors name ``name``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
     value = float(value)
     too_low = value < low if low_inclusive else value <= low
-    if not math.isfinite(value) or too_low or value > high:
+    if math.isnan(value) or (math.isinf(value) and not allow_inf) or too_low or value > high:
         lower = "[" if low_inclusive else "("
-        raise ValueError(f"{name}: must be finite and in {lower}{low}, {high}], got {value!r}")
+        finite = "" if allow_inf else "finite and "
+        raise ValueError(f"{name}: must be {finite}in {lower}{low}, {high}], got {value!r}")
     return value
 
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
 import scipy.sparse
 import torch
+
+from ._validation import check_float
 
 #: Every metric name pynndescent knows (``pynndescent.distances.named_distances`` in
 #: pynndescent 0.7; a test keeps the two equal). ``knn_method='pynndescent'`` serves all.
@@ -130,27 +131,6 @@ class EdgeList:
 
 
 # ---------------------------------------------------------------- checks
-def _check_real(
-    name: str,
-    value: Any,
-    low: float,
-    high: float = math.inf,
-    *,
-    low_inclusive: bool = True,
-    allow_inf: bool = False,
-) -> float:
-    """``value`` as a float in ``[low, high]`` (``(low, high]``), or an error naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    too_low = value < low if low_inclusive else value <= low
-    if math.isnan(value) or (math.isinf(value) and not allow_inf) or too_low or value > high:
-        lower = "[" if low_inclusive else "("
-        finite = "" if allow_inf else "finite and "
-        raise ValueError(f"{name}: must be {finite}in {lower}{low}, {high}], got {value!r}")
-    return value
-
-
 def _canonical(metric: str) -> str:
     return METRIC_ALIASES.get(metric, metric)
 
@@ -238,7 +218,7 @@ def check_metric(
                 f"got {unknown}{where}"
             )
     if name == "minkowski" and "p" in kwds:
-        kwds["p"] = _check_real("metric_kwds['p']", kwds["p"], 0.0, low_inclusive=False)
+        kwds["p"] = check_float("metric_kwds['p']", kwds["p"], 0.0, low_inclusive=False)
     return kwds
 
 
@@ -270,10 +250,10 @@ def check_fuzzy_set_params(
         None (the metric's default, :func:`default_disconnection_distance`) or > 0;
         infinity removes nothing.
     """
-    local_connectivity = _check_real("local_connectivity", local_connectivity, 0.0)
-    set_op_mix_ratio = _check_real("set_op_mix_ratio", set_op_mix_ratio, 0.0, 1.0)
+    local_connectivity = check_float("local_connectivity", local_connectivity, 0.0)
+    set_op_mix_ratio = check_float("set_op_mix_ratio", set_op_mix_ratio, 0.0, 1.0)
     if disconnection_distance is not None:
-        disconnection_distance = _check_real(
+        disconnection_distance = check_float(
             "disconnection_distance",
             disconnection_distance,
             0.0,
@@ -1001,7 +981,7 @@ def smooth_knn_dist(
     -------
     sigmas, rhos : ndarrays of shape (n_samples,), float32
     """
-    local_connectivity = _check_real("local_connectivity", local_connectivity, 0.0)
+    local_connectivity = check_float("local_connectivity", local_connectivity, 0.0)
     distances = np.asarray(distances, dtype=np.float32)
     n = distances.shape[0]
     finite = np.isfinite(distances)
