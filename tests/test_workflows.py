@@ -100,9 +100,12 @@ def test_warm_start_continues_from_the_fitted_weights(digits):
     assert np.abs(first.transform(X) - before).max() < 0.05 * _spread(before)
     fresh = GlassBoxUMAP(random_state=1, **dict(KW, epochs=1, lr=1e-6)).fit(X)
     assert np.abs(fresh.embedding_ - before).max() > 0.5 * _spread(before)
+    continued = first.transform(X)
     first.set_params(encoder_kwargs={"hidden_size": 8})
     with pytest.raises(ValueError, match="warm_start: the fitted encoder does not fit"):
         first.fit(X)
+    # a failed update loses nothing: the fitted model still answers as before
+    np.testing.assert_array_equal(first.transform(X), continued)
     first.set_params(encoder_kwargs={})
     with pytest.raises(ValueError, match="warm_start: X has samples of shape"):
         first.fit(X[:, :32])
