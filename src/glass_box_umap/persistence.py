@@ -86,9 +86,9 @@ def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> 
     try:
         meta_json = json.dumps(meta)
     except TypeError as err:
-        raise TypeError(
-            f"encoder_kwargs: must be JSON-serialisable to save the model ({err})"
-        ) from None
+        # Name the parameter at fault (encoder_kwargs or metric_kwds holding an array, say).
+        culprit = next((k for k, v in params.items() if not _serialisable(v)), "params")
+        raise TypeError(f"{culprit}: must be JSON-serialisable to save the model ({err})") from None
     # The map's state (encoder weights, float64 mean) under the names format 1 gave them;
     # the float32 projection is rebuilt from the float64 PCA axes, saved as they were fit.
     # Cloned: safetensors refuses tensors that share memory (a module used twice).
@@ -145,6 +145,14 @@ def _json_trainer_kwargs(trainer_kwargs: dict[str, Any]) -> dict[str, Any]:
             stacklevel=3,
         )
     return kept
+
+
+def _serialisable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _encoder_info(spec: Any, encoder: torch.nn.Module) -> dict[str, Any]:
