@@ -27,7 +27,7 @@ from torch import nn
 
 from .encoders import SHIPPED_ENCODERS, build_encoder, make_encoder
 from .exactness import warn_if_inexact
-from .graph import EdgeList, build_graph
+from .graph import EdgeList, build_graph, check_graph, check_precomputed_knn
 from .model import GlassBoxMap, encoder_input_dims
 
 
@@ -114,8 +114,6 @@ def continue_map(
 
 def known_graph(n_samples: int, graph: Any, p: dict[str, Any]) -> Any:
     """A given fuzzy graph, checked (None without one); checks ``precomputed_knn`` in ``p``."""
-    from .graph import check_graph, check_precomputed_knn
-
     if graph is not None:
         if p["precomputed_knn"] is not None or p["metric"] == "precomputed":
             raise ValueError(
