@@ -28,7 +28,7 @@ from torch import nn
 
 from . import _validation as check
 from . import fitting
-from .model import FittedState, GlassBoxMap, dense_rows
+from .model import FittedState, GlassBoxMap, RawInputMap, dense_rows
 from .parameters import check_fit_data, check_landmarks, check_params
 
 if TYPE_CHECKING:
@@ -506,33 +506,18 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     def _path_contributions(
         self, X: Any, baseline: Any, dtype: torch.dtype, reduction: str | None
     ) -> np.ndarray:
-        """Contributions relative to ``baseline`` along straight paths (centred inputs)."""
+        """Contributions relative to ``baseline`` along straight paths of raw samples.
+
+        :func:`~glass_box_umap.paths.path_contributions` checks ``baseline`` (shape,
+        finite values) and walks the map behind its centring (``RawInputMap``).
+        """
         from .paths import path_contributions
 
         if isinstance(baseline, str):
             raise ValueError(f"baseline: expected None, 'mean' or an array, got {baseline!r}")
-        shape = self.input_shape_
-        try:
-            r = np.asarray(baseline, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"baseline: expected an array of numbers ({err})") from None
-        if r.shape == (X.shape[0], *shape) or (r.ndim == 2 and r.shape == X.shape):
-            r = r.reshape(X.shape[0], *shape)
-        elif r.shape == shape or r.shape == (int(np.prod(shape)),):
-            r = r.reshape(shape)
-        else:
-            raise ValueError(
-                f"baseline: expected shape {shape} (one reference) or {(X.shape[0], *shape)} "
-                f"(one per sample), got {r.shape}"
-            )
-        if not np.isfinite(r).all():
-            raise ValueError("baseline: contains NaN or infinity")
-        mean = self.mean_
-        centred = np.asarray(dense_rows(X), dtype=np.float64).reshape(-1, *shape) - mean
-        C, _ = path_contributions(self.map_, centred, r - mean, dtype=dtype)
-        if reduction == "l2":
-            C = np.linalg.norm(C, axis=1)
-        return C
+        samples = dense_rows(X).reshape(-1, *self.input_shape_)
+        C, _ = path_contributions(RawInputMap(self.map_), samples, baseline, dtype=dtype)
+        return np.linalg.norm(C, axis=1) if reduction == "l2" else C
 
     def compute_jacobian(self, X: Any, dtype: str | torch.dtype = "float32") -> np.ndarray:
         """Jacobians of the whole map (PCA projection included) at each sample.
