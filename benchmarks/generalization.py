@@ -2,14 +2,16 @@
 
 Usage::
 
-    python benchmarks/generalization.py [--datasets digits wine iris] [--quick]
+    python benchmarks/generalization.py [--datasets digits wine iris] [--seeds 5] [--quick]
                                         [--set lr=0.01 --set input_noise=0.5]
 
-For each data set: a stratified split (``train_test_split(test_size=0.33, random_state=0,
-stratify=y)``), a ``StandardScaler`` fitted on the train part, then ``GlassBoxUMAP`` and
-``umap.UMAP`` with their defaults and ``random_state=0``, fitted on the train part in this
-one process (each after a warm-up fit, so that imports, Lightning's set-up and numba's JIT
-are not timed). Printed per method:
+For each data set and seed ``s`` (0 .. ``--seeds`` - 1): a stratified split
+(``train_test_split(test_size=0.33, random_state=s, stratify=y)``), a ``StandardScaler``
+fitted on the train part, then ``GlassBoxUMAP`` and ``umap.UMAP`` with their defaults and
+``random_state=s``, fitted on the train part in this one process (each after a warm-up
+fit, so that imports, Lightning's set-up and numba's JIT are not timed). Printed per
+method: seed 0's scores, then, with several seeds, the mean and the spread (min-max) over
+all of them. The scores:
 
 * ``held-out acc``: a 10-NN classifier fitted on the train embedding, scored on
   ``transform(test)``;
@@ -60,12 +62,14 @@ class Scores:
     fit_s: float
 
 
-def load_split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load_split(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Standardised stratified train/test split of a bundled scikit-learn data set.
 
     Parameters
     ----------
     name : {'digits', 'wine', 'iris'}
+    seed : int
+        ``random_state`` of the split.
 
     Returns
     -------
@@ -81,7 +85,7 @@ def load_split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     loader = {"digits": load_digits, "wine": load_wine, "iris": load_iris}[name]
     X, y = loader(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.33, random_state=0, stratify=y
+        X, y, test_size=0.33, random_state=seed, stratify=y
     )
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
@@ -126,26 +130,29 @@ def score(
     )
 
 
-def ours(params: dict[str, Any]) -> Callable[[np.ndarray], Any]:
-    """``GlassBoxUMAP(random_state=0, quiet=True, **params).fit``."""
+def ours(params: dict[str, Any], seed: int = 0) -> Callable[[np.ndarray], Any]:
+    """``GlassBoxUMAP(random_state=seed, quiet=True, **params).fit``."""
     from glass_box_umap import GlassBoxUMAP
 
-    return GlassBoxUMAP(random_state=0, quiet=True, **params).fit
+    return GlassBoxUMAP(**{"random_state": seed, "quiet": True, **params}).fit
 
 
-def umap_learn(X: np.ndarray) -> Any:
-    """``umap.UMAP(random_state=0).fit(X)``, warnings silenced."""
+def umap_learn(seed: int = 0) -> Callable[[np.ndarray], Any]:
+    """``umap.UMAP(random_state=seed).fit``, warnings silenced."""
     import umap
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return umap.UMAP(random_state=0).fit(X)
+    def fit(X: np.ndarray) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return umap.UMAP(random_state=seed).fit(X)
+
+    return fit
 
 
 def warm_up() -> None:
     """One tiny fit of each method, so that imports and JIT compilation are not timed."""
     X = np.random.default_rng(0).normal(size=(200, 8))
-    umap_learn(X).transform(X[:20])
+    umap_learn()(X).transform(X[:20])
     ours({"epochs": 2})(X).transform(X[:20])
 
 
@@ -166,10 +173,29 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+def summary(scores: list[Scores]) -> list[str]:
+    """Seed 0's four figures, then (several seeds) each one's mean and min-max spread."""
+    fields = ("accuracy", "trust_test", "trust_train", "fit_s")
+    first = [
+        f"{getattr(scores[0], f):.4f}" if f != "fit_s" else f"{scores[0].fit_s:.2f}" for f in fields
+    ]
+    if len(scores) == 1:
+        return first
+    spread = []
+    for f in fields:
+        values = np.array([getattr(s, f) for s in scores])
+        digits = 2 if f == "fit_s" else 3
+        spread.append(
+            f"{values.mean():.{digits}f} ({values.min():.{digits}f}-{values.max():.{digits}f})"
+        )
+    return first + spread
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print the tables; returns 0 (nothing is asserted)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--seeds", type=int, default=1, help="splits and fit seeds 0..N-1")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--quick", action="store_true", help="iris only, 20 epochs")
     args = parser.parse_args(argv)
@@ -177,46 +203,50 @@ def main(argv: list[str] | None = None) -> int:
     datasets = args.datasets
     if args.quick:
         datasets, params = ["iris"], {"epochs": 20, **params}
+    seeds = range(max(1, args.seeds))
 
     for line in header(("umap-learn",)):
         print(line)
-    print(f"ours: GlassBoxUMAP(random_state=0, quiet=True, **{params}); umap-learn: defaults")
-    print("split: train_test_split(test_size=0.33, random_state=0, stratify=y), StandardScaler")
+    print(f"ours: GlassBoxUMAP(random_state=s, quiet=True, **{params}); umap-learn: defaults")
+    print(
+        "split: train_test_split(test_size=0.33, random_state=s, stratify=y), StandardScaler; "
+        f"seeds s = {', '.join(map(str, seeds))}"
+    )
     print()
     sys.stdout.flush()
     warm_up()
 
-    rows = [["dataset", "method", "held-out acc", "trust test", "trust train", "fit s"]]
+    columns = ["held-out acc", "trust test", "trust train", "fit s"]
+    head = ["dataset", "method", *[f"{c} (seed 0)" for c in columns]]
+    if len(seeds) > 1:
+        head += [f"{c} mean (min-max)" for c in columns]
+    rows = [head]
     ratio_rows = [["dataset", "acc ours-umap", "trust test", "trust train", "fit ours/umap"]]
     for name in datasets:
-        split = load_split(name)
-        results = {
-            "glass_box_umap": score(ours(params), *split),
-            "umap-learn": score(umap_learn, *split),
+        results: dict[str, list[Scores]] = {"glass_box_umap": [], "umap-learn": []}
+        for seed in seeds:
+            split = load_split(name, seed)
+            results["glass_box_umap"].append(score(ours(params, seed), *split))
+            results["umap-learn"].append(score(umap_learn(seed), *split))
+        for method, scores in results.items():
+            rows.append([name, method, *summary(scores)])
+        mean = {
+            method: {f: np.mean([getattr(s, f) for s in scores]) for f in Scores.__annotations__}
+            for method, scores in results.items()
         }
-        for method, s in results.items():
-            rows.append(
-                [
-                    name,
-                    method,
-                    f"{s.accuracy:.4f}",
-                    f"{s.trust_test:.4f}",
-                    f"{s.trust_train:.4f}",
-                    f"{s.fit_s:.2f}",
-                ]
-            )
-        a, b = results["glass_box_umap"], results["umap-learn"]
+        a, b = mean["glass_box_umap"], mean["umap-learn"]
         ratio_rows.append(
             [
                 name,
-                f"{a.accuracy - b.accuracy:+.4f}",
-                f"{a.trust_test - b.trust_test:+.4f}",
-                f"{a.trust_train - b.trust_train:+.4f}",
-                f"{a.fit_s / b.fit_s:.2f}x",
+                f"{a['accuracy'] - b['accuracy']:+.4f}",
+                f"{a['trust_test'] - b['trust_test']:+.4f}",
+                f"{a['trust_train'] - b['trust_train']:+.4f}",
+                f"{a['fit_s'] / b['fit_s']:.2f}x",
             ]
         )
-    print(format_table(rows))
-    print()
+        print(format_table(rows))
+        print(flush=True)
+    print(f"ours minus umap-learn, mean over {len(seeds)} seed(s):")
     print(format_table(ratio_rows, n_left=1))
     return 0
 

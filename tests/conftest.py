@@ -57,8 +57,8 @@ def cpu_env() -> dict[str, str]:
 def forward64(reducer: GlassBoxUMAP, X: np.ndarray) -> np.ndarray:
     """The embedding of ``X`` by a float64 forward pass written here, not the library's.
 
-    Centre on ``mean_``, project on ``pca_components_`` if any, run a float64 copy of
-    ``encoder_``: an independent reference for what float64 contributions must sum to.
+    Centre on ``mean_``, project on ``pca_components_`` if any, divide by
+    ``input_scale_``, run a float64 copy of ``encoder_``: an independent reference for what float64 contributions must sum to.
 
     Returns
     -------
@@ -67,6 +67,7 @@ def forward64(reducer: GlassBoxUMAP, X: np.ndarray) -> np.ndarray:
     x = torch.as_tensor(np.asarray(X, dtype=np.float64) - reducer.mean_.reshape(-1))
     if reducer.pca_components_ is not None:
         x = x @ torch.as_tensor(reducer.pca_components_, dtype=torch.float64).T
+    x = x / reducer.input_scale_
     encoder = copy.deepcopy(reducer.encoder_).double().eval()
     with torch.no_grad():
         return encoder(x).numpy()

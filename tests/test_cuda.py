@@ -122,7 +122,7 @@ def test_bf16_training_on_the_gpu(X, use_cuda, monkeypatch):
 
 def test_contributions_on_the_gpu_equal_the_cpus(X, use_cuda):
     reducer = GlassBoxUMAP(random_state=0, trainer_kwargs=GPU, **dict(STEPS, quiet=True)).fit(X)
-    x = torch.as_tensor(X - reducer.mean_, dtype=torch.float32)
+    x = torch.as_tensor((X - reducer.mean_) / reducer.input_scale_, dtype=torch.float32)
     on_cpu, out_cpu = contributions(reducer.encoder_.eval(), x)
     on_gpu, out_gpu = contributions(reducer.encoder_.cuda().eval(), x.cuda())
     reducer.encoder_.cpu()

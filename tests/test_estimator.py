@@ -38,6 +38,7 @@ EXPECTED_DEFAULTS = dict(
     trainer_kwargs=None,
     encoder=None,
     input_noise=0.0,
+    neighbour_noise=0.5,
     metric_kwds=None,
     spread=1.0,
     local_connectivity=1.0,
@@ -290,7 +291,8 @@ def test_restore_best_weights_puts_back_that_epochs_weights_bit_for_bit(digits, 
     for name, value in forced.weights[kept].items():
         assert torch.equal(final[name], value), name
     with torch.no_grad():
-        expected = reducer.encoder_(torch.as_tensor(X - reducer.mean_, dtype=torch.float32))
+        x = torch.as_tensor((X - reducer.mean_) / reducer.input_scale_, dtype=torch.float32)
+        expected = reducer.encoder_(x)
     np.testing.assert_array_equal(reducer.embedding_, reducer.transform(X))
     np.testing.assert_allclose(reducer.embedding_, expected.numpy(), rtol=1e-5, atol=1e-6)
 

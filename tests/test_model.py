@@ -38,8 +38,8 @@ def test_map_embeds_and_explains_like_the_estimator(fitted_pca, digits):
     J = fitted_pca.compute_jacobian(X[:50], dtype="float64")
     assert J.shape == (50, 2, 64)
     np.testing.assert_allclose(J * (X[:50] - fitted_pca.mean_)[:, None, :], C[:50], atol=1e-12)
-    # the encoder's inputs: centred, then projected on the PCA axes
-    expected = (X - fitted_pca.mean_) @ fitted_pca.pca_components_.T
+    # the encoder's inputs: centred, projected on the PCA axes, divided by the scale
+    expected = (X - fitted_pca.mean_) @ fitted_pca.pca_components_.T / fitted_pca.input_scale_
     np.testing.assert_allclose(map_.prepare(X).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 

@@ -115,6 +115,8 @@ def _fit(args: argparse.Namespace) -> int:
         target_weight=args.target_weight,
         knn_method=args.knn_method,
         input_noise=args.input_noise,
+        # None: the estimator's default, which lives in one place (fitting.NEIGHBOUR_NOISE).
+        **({} if args.neighbour_noise is None else {"neighbour_noise": args.neighbour_noise}),
         metric_kwds=args.metric_kwds,
         spread=args.spread,
         local_connectivity=args.local_connectivity,
@@ -423,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="training-input noise, a fraction of each point's neighbour distance; helps "
         "transform on new high-dimensional data, keeps low-dimensional manifolds rolled "
         "(default: 0)",
+    )
+    fit.add_argument(
+        "--neighbour-noise",
+        type=float,
+        default=None,
+        help="training noise along each point's graph neighbourhood, which makes transform "
+        "of new points better (default: GlassBoxUMAP's, 0.5; 0 turns it off)",
     )
     fit.add_argument(
         "--encoder",

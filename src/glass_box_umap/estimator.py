@@ -28,6 +28,7 @@ from torch import nn
 
 from . import _validation as check
 from . import fitting
+from .fitting import NEIGHBOUR_NOISE
 from .model import FittedState, GlassBoxMap, RawInputMap, dense_rows
 from .parameters import check_fit_data, check_landmarks, check_params
 
@@ -142,8 +143,18 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         --set input_noise=0.25``).
         Off by default because it is an ambient-space smoothness prior: it keeps a
         manifold rolled up in few dimensions from being unrolled (the swiss roll of
-        ``examples/embedding_refinement.py``). Reach for it on high-dimensional data
+        ``examples/embedding_refinement.py``); ``neighbour_noise`` is the default's
+        smoothing along the data instead. Reach for it on high-dimensional data
         (expression, images, embeddings) that you will ``transform`` later.
+    neighbour_noise : float, default 0.5
+        Noise along the data's own neighbourhoods, at every training step: each encoded
+        training point moves by ``neighbour_noise`` times a random Gaussian combination
+        of its offsets to four graph neighbours (drawn by edge weight), so the encoder
+        learns the space *between* neighbouring training points, where unseen samples
+        land, and not across the manifold. Training only; free of the data's units.
+        0 turns it off (the map then fits the training points alone). Why 0.5: README,
+        "How good is the map on unseen points" (``python benchmarks/generalization.py
+        --seeds 5 --set neighbour_noise=...``).
     metric_kwds : dict or None, default None
         Keyword arguments of the metric, e.g. ``{'p': 3}`` for ``minkowski``.
     spread : float, default 1.0
@@ -181,6 +192,11 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     mean_ : ndarray of shape input_shape_, float64
         Training mean (per feature, or per element of N-D samples), subtracted before the
         encoder; the mean sample embeds at 0.
+    input_scale_ : float
+        Root mean square of the centred (and projected) training inputs; the encoder
+        reads them divided by it, so that the map does not depend on the units of
+        ``X``: ``fit(c * X)`` gives the embedding of ``fit(X)`` for any ``c > 0`` (bit for
+        bit for powers of two, without PCA). About 1 for standardised features.
     pca_components_ : ndarray of shape (pca_components, n_features) or None
     map_ : glass_box_umap.model.GlassBoxMap
         The fitted map (centring, PCA projection, encoder) that ``transform``,
@@ -235,6 +251,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         trainer_kwargs: dict[str, Any] | None = None,
         encoder: nn.Module | Callable[..., nn.Module] | None = None,
         input_noise: float = 0.0,
+        neighbour_noise: float = NEIGHBOUR_NOISE,
         metric_kwds: dict[str, Any] | None = None,
         spread: float = 1.0,
         local_connectivity: float = 1.0,
@@ -268,6 +285,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.trainer_kwargs = trainer_kwargs
         self.encoder = encoder
         self.input_noise = input_noise
+        self.neighbour_noise = neighbour_noise
         self.metric_kwds = metric_kwds
         self.spread = spread
         self.local_connectivity = local_connectivity
@@ -384,6 +402,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         self.map_ = state.map.eval()
         self.encoder_ = state.map.encoder
         self.mean_ = state.map.mean.numpy()
+        self.input_scale_ = float(state.map.scale)
         self.pca_components_ = state.pca_components
         self.embedding_ = np.asarray(state.embedding, dtype=np.float32)
         self.graph_ = state.graph

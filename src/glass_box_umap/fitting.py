@@ -2,7 +2,7 @@
 
 1. :class:`Seeds`: every seed of the fit, drawn from ``random_state``;
 2. :func:`prepare_map`: the untrained map (a new encoder, or the fitted one with
-   ``warm_start``; the training mean; PCA axes) and the encoder inputs;
+   ``warm_start``; the training mean; PCA axes; the input scale) and the encoder inputs;
 3. :func:`fuzzy_graph`: UMAP's fuzzy nearest-neighbour graph (:mod:`.graph`), or a given
    one (:func:`known_graph` checks it before any work), and the curve's ``a, b``;
 4. :func:`train_map`: the encoder trained with the UMAP loss on weighted edge batches
@@ -28,7 +28,7 @@ from torch import nn
 from .encoders import SHIPPED_ENCODERS, build_encoder, make_encoder
 from .exactness import warn_if_inexact
 from .graph import EdgeList, build_graph, check_graph, check_precomputed_knn
-from .model import GlassBoxMap, encoder_input_dims
+from .model import GlassBoxMap, encoder_input_dims, input_scale
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,10 @@ def prepare_map(
     seeds: Seeds,
     previous: tuple[GlassBoxMap, np.ndarray | None] | None = None,
 ) -> tuple[GlassBoxMap, np.ndarray | None, torch.Tensor]:
-    """The untrained map (a new, seeded encoder; the mean; PCA axes if asked), its PCA
-    axes, and the encoder inputs of ``X``. A custom encoder is checked for exactness here.
-    With ``previous`` (warm start), the encoder starts from its weights and the map keeps
-    its centring and PCA axes."""
+    """The untrained map (a new, seeded encoder; the mean; PCA axes if asked; the input
+    scale), its PCA axes, and the encoder inputs of ``X``. A custom encoder is checked for
+    exactness here. With ``previous`` (warm start), the encoder starts from its weights
+    and the map keeps its centring, PCA axes and scale."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seeds.init)
         input_dims = encoder_input_dims(input_shape, p["pca_components"])
@@ -81,6 +81,11 @@ def prepare_map(
     projection = None if components is None else torch.as_tensor(components, dtype=torch.float32)
     map_ = GlassBoxMap(encoder, mean, projection)
     inputs = map_.prepare(X)
+    # The graph is built on the scaled inputs (it does not depend on their units, and
+    # scaled they cannot overflow its squared distances); see model.input_scale.
+    scale = input_scale(inputs)
+    map_.scale.fill_(scale)
+    inputs /= map_.scale.to(torch.float32)
     if p["encoder"] is not None or p["encoder_name"] not in SHIPPED_ENCODERS:
         param = "encoder" if p["encoder"] is not None else "encoder_name"
         warn_if_inexact(encoder, inputs, p["n_components"], param)
@@ -108,7 +113,7 @@ def continue_map(
             "warm_start: the fitted encoder does not fit the current encoder parameters "
             f"(encoder_name, encoder_kwargs, encoder, n_components): {err}"
         ) from None
-    map_ = GlassBoxMap(encoder, previous.mean.numpy(), previous.projection)
+    map_ = GlassBoxMap(encoder, previous.mean.numpy(), previous.projection, float(previous.scale))
     return map_, components, map_.prepare(X)
 
 
@@ -168,6 +173,13 @@ def fuzzy_graph(
     return edges, a, b
 
 
+#: Default ``neighbour_noise``: see :class:`glass_box_umap.sampling.NeighbourNoise` and the
+#: README's "How good is the map on unseen points" for the measurements behind it.
+NEIGHBOUR_NOISE = 0.5
+#: Experimental training recipe (set by benchmarks while measuring).
+_RECIPE: dict[str, Any] = {}
+
+
 def train_map(
     map_: GlassBoxMap,
     inputs: torch.Tensor,
@@ -195,6 +207,9 @@ def train_map(
         batch_size=p["batch_size"],
         num_workers=p["num_workers"],
         input_noise=p["input_noise"],
+        neighbour_noise=p["neighbour_noise"],
+        batch_rms=True,
+        **_RECIPE,
         landmark_weight=p["landmark_weight"],
         quiet=p["quiet"],
         restore_best_weights=p["restore_best_weights"],

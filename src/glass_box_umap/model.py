@@ -3,10 +3,13 @@
 ``GlassBoxMap`` is what a fit produces and what the estimator, model files and the
 exactness checker share. A raw sample ``x`` of shape ``input_shape`` lands at
 
-    f(x) = encoder(P (x - mean))
+    f(x) = encoder(P (x - mean) / scale)
 
-(``P`` the optional PCA projection, for flat input only). The encoder and ``P`` hold no
-offsets and the encoder is piecewise linear, so ``f(x) = J(x) (x - mean)`` exactly: the
+(``P`` the optional PCA projection, for flat input only; ``scale`` one positive number,
+the root mean square of the training data's encoder inputs, so that the encoder sees
+inputs of unit size whatever the units of ``X``: see :func:`input_scale`). The encoder,
+``P`` and the scale hold no offsets and the encoder is piecewise linear, so
+``f(x) = J(x) (x - mean)`` exactly: the
 contributions ``J(x)[k, j] (x - mean)[j]`` sum to the embedding, and explain where a
 sample lands relative to where the mean sample does (the origin).
 
@@ -19,6 +22,7 @@ with it needs only this module: nothing here imports Lightning.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -65,8 +69,39 @@ def encoder_input_dims(
     return n_projected if n_projected is not None else input_shape[0]
 
 
+def input_scale(inputs: torch.Tensor) -> float:
+    """The scale that makes ``inputs`` of unit size: their root mean square, or 1 if all are 0.
+
+    UMAP's graph does not depend on the units of ``X``, but a bias-free encoder is
+    positively homogeneous (``f(c x) = c f(x)``), so the units of its inputs would become
+    the units of the embedding, where the similarity curve (``min_dist``, ``a``, ``b``)
+    lives in absolute terms: digits in units 10,000 times larger embedded with
+    trustworthiness 0.60 instead of 0.985. Dividing by this scale removes the units. For
+    standardised features it is about 1 (exactly 1 without constant features and PCA).
+
+    The sum of squares is taken in float64 over the float32 inputs, so that for
+    ``c`` a power of two ``input_scale(c * inputs) == c * input_scale(inputs)`` exactly,
+    and ``fit(c * X)`` equals ``fit(X)`` bit for bit (without PCA).
+
+    Parameters
+    ----------
+    inputs : Tensor of shape (n, ...)
+        The centred (and projected) encoder inputs, before scaling.
+
+    Returns
+    -------
+    float
+        Positive and finite.
+    """
+    total = torch.zeros((), dtype=torch.float64)
+    for start in range(0, inputs.shape[0], DENSE_CHUNK):
+        total += inputs[start : start + DENSE_CHUNK].double().square().sum()
+    scale = math.sqrt(float(total) / max(inputs.numel(), 1))
+    return scale if scale > 0 and math.isfinite(scale) else 1.0
+
+
 class GlassBoxMap(nn.Module):
-    """Centring, optional PCA projection and encoder: the whole fitted map.
+    """Centring, optional PCA projection, input scale and encoder: the whole fitted map.
 
     Parameters
     ----------
@@ -79,6 +114,9 @@ class GlassBoxMap(nn.Module):
     projection : Tensor of shape (n_projected, n_features) or None
         PCA axes, applied after centring (flat input only). Stored in float32, the
         precision the encoder was trained on.
+    scale : float, default 1.0
+        Positive; the encoder reads the centred (and projected) samples divided by it
+        (:func:`input_scale`). Models saved before the scale existed have 1.
 
     Attributes
     ----------
@@ -91,8 +129,12 @@ class GlassBoxMap(nn.Module):
         encoder: nn.Module,
         mean: Any,
         projection: torch.Tensor | None = None,
+        scale: float = 1.0,
     ) -> None:
         super().__init__()
+        scale = float(scale)
+        if not (scale > 0 and math.isfinite(scale)):
+            raise ValueError(f"scale: must be positive and finite, got {scale!r}")
         self.encoder = encoder
         self.register_buffer("mean", torch.as_tensor(np.asarray(mean), dtype=torch.float64))
         self.input_shape = tuple(int(d) for d in self.mean.shape)
@@ -104,34 +146,43 @@ class GlassBoxMap(nn.Module):
                     f"shape {self.input_shape}"
                 )
         self.register_buffer("projection", projection)
+        # float64 in the state dict (and so in model files); cast to the input's dtype.
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float64))
 
     def _apply(self, fn: Any, recurse: bool = True) -> GlassBoxMap:
         # ``.double()``, ``.float()``, ``.to(...)`` convert the encoder and the projection;
-        # the mean stays the float64 CPU array that centring in numpy reads.
-        mean = self._buffers.pop("mean")
+        # the mean stays the float64 CPU array that centring in numpy reads, and the
+        # scale a float64 number that forward casts to the input's dtype.
+        kept = {name: self._buffers.pop(name) for name in ("mean", "scale")}
         try:
             super()._apply(fn, recurse)
         finally:
-            self._buffers["mean"] = mean
+            self._buffers.update(kept)
         return self
 
     # ------------------------------------------------------------------ tensors
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embed *centred* samples ``x`` of shape (n, *input_shape): (n, n_components)."""
+        return self.encoder(self._scaled(x))
+
+    def _scaled(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder inputs of centred ``x``: projected, then divided by the scale."""
         if self.projection is not None:
             x = x @ self.projection.T
-        return self.encoder(x)
+        return x / self.scale.to(dtype=x.dtype, device=x.device)
 
     def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Jacobians (n, n_components, *input_shape) and outputs (n, n_components) at centred ``x``.
 
-        The encoder's Jacobian (its closed form where it has one) times the projection:
-        the chain rule maps it back to the original features exactly.
+        The encoder's Jacobian (its closed form where it has one) times the projection,
+        divided by the scale: the chain rule maps it back to the original features
+        exactly.
         """
-        if self.projection is None:
-            return batch_jacobian(self.encoder, x)
-        jac, out = batch_jacobian(self.encoder, (x.detach() @ self.projection.T).detach())
-        return jac @ self.projection, out
+        inv_scale = 1.0 / self.scale.to(dtype=x.dtype, device=x.device)
+        jac, out = batch_jacobian(self.encoder, self._scaled(x.detach()).detach())
+        if self.projection is not None:
+            jac = jac @ self.projection
+        return jac * inv_scale, out
 
     # ------------------------------------------------------------------ arrays
     def check_input(self, X: Any, owner: str = "GlassBoxMap") -> Any:
@@ -155,7 +206,7 @@ class GlassBoxMap(nn.Module):
         return X
 
     def prepare(self, X: Any) -> torch.Tensor:
-        """What the encoder sees: ``X`` centred, then projected, in float32.
+        """What the encoder sees: ``X`` centred, then projected, then scaled, in float32.
 
         Parameters
         ----------
@@ -184,6 +235,8 @@ class GlassBoxMap(nn.Module):
             raise ValueError(
                 "X: values so large that centring them overflows float32; rescale the features"
             )
+        # The same float32 operations as forward's, so that training sees its inputs.
+        inputs /= self.scale.to(torch.float32)
         return inputs if projection is not None else inputs.view(-1, *self.input_shape)
 
     def batches(

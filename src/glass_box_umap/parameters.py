@@ -209,6 +209,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "trainer_kwargs": [None, trainer_kwargs_shape],
     "encoder": [None, _encoder],
     "input_noise": [Interval(Real, 0.0)],
+    "neighbour_noise": [Interval(Real, 0.0)],
     "metric_kwds": [None, _mapping],
     "spread": [Interval(Real, 0.0, closed="right")],
     "local_connectivity": [Interval(Real, 0.0)],

@@ -1,7 +1,7 @@
 """Saving and loading fitted models as data only.
 
 A model file is a single safetensors file: tensors (encoder weights, training mean,
-PCA axes, training embedding) plus a JSON document in the header's metadata with the
+input scale, PCA axes, training embedding) plus a JSON document in the header's metadata with the
 parameters, encoder name and keyword arguments, training history and package version.
 Reading it parses JSON and raw arrays; nothing is unpickled or executed.
 
@@ -12,7 +12,9 @@ model trained with ``GlassBoxUMAP(encoder=...)``, the module or factory passed t
 factory) name so that a failed load can say what to register or pass.
 
 Format versions: 1 for flat input and a registered encoder (what every version reads);
-2 adds N-D samples (``input_shape``) and encoders passed as ``encoder=``.
+2 adds N-D samples (``input_shape``) and encoders passed as ``encoder=``; 3 adds the
+input scale (a float64 tensor ``scale``), written whenever it is not 1. Files without
+it load with scale 1 and compute as they were saved.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from .model import FittedState, GlassBoxMap, encoder_input_dims
 from .parameters import check_param
 
 FORMAT_NAME = "glass_box_umap"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _METADATA_KEY = "glass_box_umap"
 _ENCODER_PREFIX = "encoder."
 #: Parameters that hold live objects rather than data; they are not written.
@@ -66,9 +68,12 @@ def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> 
     encoder_info = _encoder_info(spec, map_.encoder)
     # Files that older readers can rebuild keep format 1.
     flat_and_registered = len(input_shape) == 1 and encoder_info["source"] == "registry"
+    # A reader that knows no input scale would ignore it and embed wrongly: such files
+    # are format 3, which older readers refuse, asking for an upgrade.
+    scaled = float(map_.scale) != 1.0
     meta = {
         "format": FORMAT_NAME,
-        "format_version": 1 if flat_and_registered else 2,
+        "format_version": 3 if scaled else 1 if flat_and_registered else 2,
         "package_version": package_version(),
         "params": params,
         "n_features_in": int(np.prod(input_shape)),
@@ -307,6 +312,9 @@ def load_model(path: str | Path, encoder: Any = None) -> tuple[dict[str, Any], F
             )
             built.load_state_dict(state, strict=True)
         mean = tensors["mean"].numpy()
+        scale = float(tensors["scale"]) if "scale" in tensors else 1.0
+        if not (scale > 0 and np.isfinite(scale)):
+            raise ValueError(f"scale {scale} is not positive")
         embedding = tensors["embedding"].numpy()
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"path: {str(path)!r} holds an inconsistent model ({err})") from None
@@ -330,7 +338,7 @@ def load_model(path: str | Path, encoder: Any = None) -> tuple[dict[str, Any], F
         names = np.asarray([str(c) for c in names], dtype=object)
     projection = None if pca is None else pca.to(torch.float32)
     return params, FittedState(
-        map=GlassBoxMap(built.eval(), mean, projection).eval(),
+        map=GlassBoxMap(built.eval(), mean, projection, scale).eval(),
         pca_components=None if pca is None else pca.numpy(),
         embedding=np.asarray(embedding, dtype=np.float32),
         a=float(meta["a"]),

@@ -41,8 +41,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .graph import EdgeList
 from .loss import umap_loss
+from .normalisation import fold_batch_rms, insert_batch_rms, supports_batch_rms
 from .parameters import trainer_kwargs_shape
-from .sampling import EdgeSampler
+from .sampling import EdgeSampler, NeighbourNoise
 
 #: Per-epoch loss terms recorded in ``history_`` and logged to TensorBoard.
 EPOCH_METRICS = ("loss", "attraction", "repulsion")
@@ -236,6 +237,8 @@ class TrainingConfig:
     batch_size: int = 10_000
     num_workers: int = 0
     input_noise: float = 0.0
+    neighbour_noise: float = 0.0
+    batch_rms: bool = False
     landmark_weight: float = 1.0
     cuda_graphs: bool | None = None
     quiet: bool = True
@@ -287,6 +290,8 @@ class UMAPModule(pl.LightningModule):
         self.config = config
         self.input_transform = input_transform
         self._landmark_positions = landmarks
+        if config.batch_rms and supports_batch_rms(encoder):
+            insert_batch_rms(encoder, data)
         #: Set by :func:`train` when the fit was stopped by KeyboardInterrupt.
         self.interrupted = False
         #: The epoch whose weights :class:`BestWeights` restored, if it did.
@@ -327,6 +332,11 @@ class UMAPModule(pl.LightningModule):
         self._noise = (
             self.noise_scale(self._x, self.sampler) * self.config.input_noise
             if self.config.input_noise > 0
+            else None
+        )
+        self._neighbour_noise = (
+            NeighbourNoise(self._edges, self.device, generator)
+            if self.config.neighbour_noise > 0
             else None
         )
         self._landmarks = None
@@ -453,6 +463,10 @@ class UMAPModule(pl.LightningModule):
                 dtype=inputs.dtype,
             )
             inputs = inputs + scale * noise
+        if self._neighbour_noise is not None:
+            inputs = inputs + self.config.neighbour_noise * self._neighbour_noise(
+                self._x, batch.vertices
+            )
         # float32 whatever the autocast precision: the loss takes logs of small distances.
         emb = self.encoder(inputs).float()
         loss, attraction, repulsion = umap_loss(
@@ -764,4 +778,5 @@ def train(module: UMAPModule, checkpoint_dir: Path) -> tuple[dict[str, list[floa
                 raise
             module.interrupted = True
             best.restore_into(module)
+    fold_batch_rms(module.encoder)
     return module.history, module.best_epoch
