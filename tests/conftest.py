@@ -58,7 +58,8 @@ def forward64(reducer: GlassBoxUMAP, X: np.ndarray) -> np.ndarray:
     """The embedding of ``X`` by a float64 forward pass written here, not the library's.
 
     Centre on ``mean_``, project on ``pca_components_`` if any, divide by
-    ``input_scale_``, run a float64 copy of ``encoder_``: an independent reference for what float64 contributions must sum to.
+    ``input_scale_``, run a float64 copy of ``encoder_``: an independent reference for
+    what float64 contributions must sum to.
 
     Returns
     -------
