@@ -7,6 +7,7 @@ import anndata
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.datasets import load_wine
 
 from glass_box_umap import GlassBoxUMAP
@@ -204,10 +205,13 @@ def test_precomputed_neighbours_metric_and_graph_knobs_from_the_command_line(
 ):
     from glass_box_umap.cli import main
     from glass_box_umap.graph import exact_knn
+    from glass_box_umap.model import input_scale
 
     path, frame = wine_csv
     X = frame.drop(columns=["wine_id", "cultivar"]).to_numpy(dtype=np.float64)
-    indices, distances = exact_knn((X - X.mean(0)).astype(np.float32), 15)
+    # the neighbours the fit's own search finds: on the centred inputs over their scale
+    centred = torch.from_numpy((X - X.mean(0)).astype(np.float32))
+    indices, distances = exact_knn((centred / np.float32(input_scale(centred))).numpy(), 15)
     knn = tmp_path / "knn.npz"
     np.savez(knn, indices=indices, distances=distances)
     base = ["fit", path, "--drop-columns", "wine_id", "--label-column", "cultivar"]

@@ -173,9 +173,10 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     precomputed_knn : tuple (indices, distances) or None, default None
         Neighbours computed elsewhere, umap-learn's argument: two arrays of shape
         (n_samples, >= n_neighbors), each row starting with the sample itself at
-        distance 0, sorted by distance. ``fit`` then skips the search (and gives the
-        same model as the search that produced them, with the same seed). Not saved
-        with the model.
+        distance 0, sorted by distance. ``fit`` then skips the search. Distances may
+        be in any units (the fuzzy graph does not depend on them); computed on the
+        encoder inputs (``map_.prepare(X)``) they give the fit's own search's model bit
+        for bit, with the same seed. Not saved with the model.
     warm_start : bool, default False
         Continue training from the fitted encoder rather than new weights (the centring
         and PCA axes of the first fit are kept, so the encoder continues the same
