@@ -176,8 +176,6 @@ def fuzzy_graph(
 #: Default ``neighbour_noise``: see :class:`glass_box_umap.sampling.NeighbourNoise` and the
 #: README's "How good is the map on unseen points" for the measurements behind it.
 NEIGHBOUR_NOISE = 0.5
-#: Experimental training recipe (set by benchmarks while measuring).
-_RECIPE: dict[str, Any] = {}
 
 
 def train_map(
@@ -209,7 +207,6 @@ def train_map(
         input_noise=p["input_noise"],
         neighbour_noise=p["neighbour_noise"],
         batch_rms=True,
-        **_RECIPE,
         landmark_weight=p["landmark_weight"],
         quiet=p["quiet"],
         restore_best_weights=p["restore_best_weights"],

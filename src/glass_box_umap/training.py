@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .graph import EdgeList
 from .loss import umap_loss
-from .normalisation import fold_batch_rms, insert_batch_rms, supports_batch_rms
+from .normalisation import BatchRMS, fold_batch_rms, insert_batch_rms, supports_batch_rms
 from .parameters import trainer_kwargs_shape
 from .sampling import EdgeSampler, NeighbourNoise
 
@@ -563,6 +563,13 @@ class UMAPModule(pl.LightningModule):
         self.graphed = True
 
     def on_train_epoch_end(self) -> None:
+        if self.trainer.world_size > 1:
+            # Each device's running RMS saw its own batches; the fold needs one value,
+            # and BestWeights (a checkpoint callback, called after this hook) keeps it.
+            for layer in self.encoder.modules():
+                if isinstance(layer, BatchRMS):
+                    mean = self.trainer.strategy.reduce(layer.running_rms, reduce_op="mean")
+                    layer.running_rms.copy_(mean)
         metrics = self.trainer.callback_metrics
         self.history["epoch"].append(self.current_epoch)
         for name in (*EPOCH_METRICS, THROUGHPUT):
