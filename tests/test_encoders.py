@@ -1,5 +1,6 @@
 """The encoder registry, the shipped encoders, image input and ``encoder=`` in the estimator."""
 
+import copy
 import json
 import warnings
 
@@ -237,7 +238,7 @@ def test_image_model_save_load_roundtrip(fitted_conv, images, tmp_path):
     fitted_conv.save(path)
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads(f.metadata()["glass_box_umap"])
-    assert meta["input_shape"] == [1, 8, 8] and meta["format_version"] == 2
+    assert meta["input_shape"] == [1, 8, 8] and meta["format_version"] == 3  # scaled
     assert meta["encoder"] == {
         "class": "glass_box_umap.encoders.conv.ConvEncoder",
         "source": "registry",
@@ -250,13 +251,20 @@ def test_image_model_save_load_roundtrip(fitted_conv, images, tmp_path):
     )
 
 
-def test_flat_models_keep_format_1(fitted, tmp_path):
+def test_flat_models_keep_format_1_unless_scaled(fitted, tmp_path):
     from safetensors import safe_open
 
     fitted.save(tmp_path / "m.safetensors")
     with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as f:
         meta = json.loads(f.metadata()["glass_box_umap"])
-    assert meta["format_version"] == 1 and meta["input_shape"] == [64]
+    # an input scale that a format-1 reader would ignore makes the file format 3
+    assert fitted.input_scale_ != 1.0
+    assert meta["format_version"] == 3 and meta["input_shape"] == [64]
+    unscaled = copy.deepcopy(fitted)
+    unscaled.map_.scale.fill_(1.0)
+    unscaled.save(tmp_path / "u.safetensors")
+    with safe_open(str(tmp_path / "u.safetensors"), framework="pt") as f:
+        assert json.loads(f.metadata()["glass_box_umap"])["format_version"] == 1
     assert GlassBoxUMAP.load(tmp_path / "m.safetensors").input_shape_ == (64,)
 
 

@@ -1,3 +1,4 @@
+import copy
 import inspect
 import pickle
 from pathlib import Path
@@ -10,6 +11,7 @@ from lightning.pytorch import Callback
 
 from glass_box_umap import GlassBoxUMAP, training
 from glass_box_umap.graph import EdgeList
+from glass_box_umap.normalisation import fold_batch_rms
 
 from .conftest import FAST
 
@@ -260,11 +262,13 @@ class _ForcedLoss(pl.Callback):
     def __init__(self, curve: list[float]) -> None:
         self.curve = curve
         self.weights: list[dict[str, torch.Tensor]] = []
+        self.networks: list[torch.nn.Module] = []
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         pl_module.log("loss", self.curve[trainer.current_epoch], on_epoch=True, batch_size=1)
-        state = pl_module.encoder.state_dict()
-        self.weights.append({k: v.detach().clone() for k, v in state.items()})
+        # The training network (with its batch-RMS layers); fit folds the kept one.
+        self.weights.append(copy.deepcopy(pl_module.encoder).state_dict())
+        self.networks.append(copy.deepcopy(pl_module.encoder))
 
 
 @pytest.mark.parametrize("restore", [True, False])
@@ -287,8 +291,10 @@ def test_restore_best_weights_puts_back_that_epochs_weights_bit_for_bit(digits, 
     kept = 2 if restore else len(curve) - 1
     assert reducer.best_epoch_ == (2 if restore else None)
     final = reducer.encoder_.state_dict()
-    assert final.keys() == forced.weights[kept].keys()
-    for name, value in forced.weights[kept].items():
+    shipped = forced.networks[kept]
+    fold_batch_rms(shipped)
+    assert final.keys() == shipped.state_dict().keys()
+    for name, value in shipped.state_dict().items():
         assert torch.equal(final[name], value), name
     with torch.no_grad():
         x = torch.as_tensor((X - reducer.mean_) / reducer.input_scale_, dtype=torch.float32)

@@ -139,7 +139,10 @@ class GlassBoxMap(nn.Module):
         self.register_buffer("mean", torch.as_tensor(np.asarray(mean), dtype=torch.float64))
         self.input_shape = tuple(int(d) for d in self.mean.shape)
         if projection is not None:
-            projection = torch.as_tensor(projection, dtype=torch.float32)
+            # Contiguous whatever order the PCA gave (scikit-learn's components_ can be
+            # Fortran-ordered): BLAS sums a transposed view in another order, and a
+            # loaded model, whose projection is contiguous, would differ in the last bit.
+            projection = torch.as_tensor(projection, dtype=torch.float32).contiguous()
             if len(self.input_shape) != 1 or projection.shape[1] != self.input_shape[0]:
                 raise ValueError(
                     f"projection: of shape {tuple(projection.shape)} does not fit samples of "
