@@ -268,6 +268,18 @@ def default_disconnection_distance(metric: str) -> float:
     return DISCONNECTION_DISTANCES.get(metric, math.inf)
 
 
+#: A distance of a point to itself up to this fraction of its row's farthest kept neighbour
+#: distance is rounding and read as 0 (``precomputed_knn``, ``metric='precomputed'``);
+#: above it, a named error. Float32 cancellation in ``|a|^2 + |b|^2 - 2ab`` leaves ~1e-7
+#: on standardised data, far below it.
+SELF_DISTANCE_RTOL = 1e-3
+
+
+def _is_rounded_zero(self_dist: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Whether each self-distance is 0 up to ``SELF_DISTANCE_RTOL`` of its row's ``scale``."""
+    return np.asarray(self_dist <= SELF_DISTANCE_RTOL * np.asarray(scale, dtype=np.float64))
+
+
 def _first_row(mask: np.ndarray) -> int:
     """The first row of a 2-D (or 1-D) boolean mask that holds a True."""
     return int(np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))[0])
@@ -282,7 +294,10 @@ def check_precomputed_knn(
     then its neighbours by increasing distance, as umap-learn's ``nearest_neighbors``,
     a fitted ``UMAP``'s ``_knn_indices``/``_knn_dists``, :func:`nearest_neighbors` or
     sklearn's ``NearestNeighbors().fit(X).kneighbors(X)`` give. Among several points at
-    distance 0 (duplicates), the point itself may come later; it is moved first.
+    distance 0 (duplicates), the point itself may come later; it is moved first. The
+    distance of a point to itself is 0 whatever the caller's arithmetic says: up to
+    ``SELF_DISTANCE_RTOL`` times the row's farthest kept neighbour distance it is
+    rounding (sklearn reports ~1e-7 for some rows) and read as 0, above it an error.
 
     Parameters
     ----------
@@ -357,24 +372,38 @@ def check_precomputed_knn(
         i = _first_row(repeated)
         j = np.sort(indices[i])[int(np.argmax(repeated[i]))]
         raise ValueError(f"{name}: row {i} lists neighbour {j} more than once")
-    self_idx = np.arange(n_samples)
-    not_first = np.flatnonzero(indices[:, 0] != self_idx)
-    if not_first.size:
-        # Only a duplicate of the point (distance 0) may precede it; swap the two zeros.
-        at = (indices[not_first] == not_first[:, None]) & (distances[not_first] == 0)
-        missing = ~at.any(axis=1)
-        if missing.any():
-            i = int(not_first[np.argmax(missing)])
+    is_self = indices == np.arange(n_samples)[:, None]
+    self_col = np.where(is_self.any(axis=1), np.argmax(is_self, axis=1), -1)
+    rows = np.arange(n_samples)
+    self_dist = np.where(self_col >= 0, distances[rows, self_col], np.inf)
+    # The point itself is at distance 0, whatever rounding the caller's arithmetic left:
+    # sklearn's kneighbors reports up to ~1e-7 on standardised data, and _rho would take
+    # that for the nearest neighbour's distance.
+    wrong = ~_is_rounded_zero(self_dist, distances[:, n_neighbors - 1])
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        if self_col[i] == 0:
             raise ValueError(
-                f"{name}: row {i} starts with point {indices[i, 0]} at distance "
-                f"{distances[i, 0]}, not with point {i} itself; each row must list the point "
-                "itself first (distance 0), as umap-learn's nearest_neighbors and sklearn's "
-                "NearestNeighbors().fit(X).kneighbors(X) do"
+                f"{name}: distances[{i}, 0] = {distances[i, 0]} is the distance of point {i} "
+                f"to itself, which must be 0 (values up to {SELF_DISTANCE_RTOL:g} times the "
+                "row's farthest kept neighbour distance are read as rounding, and as 0)"
             )
-        indices = indices.copy()
-        cols = np.argmax(at, axis=1)
-        indices[not_first, cols] = indices[not_first, 0]
-        indices[not_first, 0] = not_first
+        raise ValueError(
+            f"{name}: row {i} starts with point {indices[i, 0]} at distance "
+            f"{distances[i, 0]}, not with point {i} itself; each row must list the point "
+            "itself first (distance 0), as umap-learn's nearest_neighbors and sklearn's "
+            "NearestNeighbors().fit(X).kneighbors(X) do"
+        )
+    distances = distances.astype(np.float32)
+    indices = indices.copy()
+    later = np.flatnonzero(self_col > 0)
+    if later.size:
+        # Duplicates of the point (distance ~0) precede it: move it first, keep their order.
+        width = indices.shape[1]
+        order = np.argsort(np.where(is_self[later], -1, np.arange(width)), axis=1, kind="stable")
+        indices[later] = np.take_along_axis(indices[later], order, axis=1)
+        distances[later] = np.take_along_axis(distances[later], order, axis=1)
+    distances[:, 0] = 0.0
     return (
         np.ascontiguousarray(indices[:, :n_neighbors], dtype=np.int64),
         np.ascontiguousarray(distances[:, :n_neighbors], dtype=np.float32),
@@ -713,13 +742,16 @@ def knn_from_distances(
 
     Dense: every entry is a distance (``inf``: not a neighbour). Sparse: stored entries
     are distances (an explicit 0 is a duplicate point), missing ones are not neighbours.
-    All is checked before any neighbour is picked; errors name ``X``, the matrix's name
+    All is checked before any neighbour is picked, except the diagonal, whose tolerance
+    is relative to the picked neighbours' distances; errors name ``X``, the matrix's name
     when it is the data.
 
     Parameters
     ----------
     D : array or scipy sparse matrix of shape (n_samples, n_samples)
-        Real, no NaN, non-negative, zero diagonal (sparse: stored diagonal entries 0).
+        Real, no NaN, non-negative, zero diagonal (sparse: stored diagonal entries 0; up
+        to ``SELF_DISTANCE_RTOL`` times the row's farthest kept neighbour distance is
+        rounding, read as 0).
         Each row needs at least ``n_neighbors - 1`` finite distances to other points.
     n_neighbors : int
         Neighbours per point, the point itself included.
@@ -742,13 +774,6 @@ def knn_from_distances(
     k = _check_n_neighbors(n_neighbors, n)
     if scipy.sparse.issparse(D):
         return _knn_from_sparse_distances(D, k, name)
-    diagonal = np.diagonal(D)
-    if (diagonal != 0).any():
-        i = int(np.flatnonzero(diagonal != 0)[0])
-        raise ValueError(
-            f"{name} the diagonal must be 0 (distance of a point to itself), "
-            f"X[{i}, {i}] = {diagonal[i]}"
-        )
     # Row blocks of float64 copies and int64 partitions stay within the block budget.
     rows = max(1, EXACT_KNN_BLOCK_BYTES // (16 * n))
     for start in range(0, n, rows):
@@ -780,8 +805,27 @@ def knn_from_distances(
         stop = start + block.shape[0]
         indices[start:stop] = np.take_along_axis(part, order, axis=1)
         distances[start:stop] = np.take_along_axis(vals, order, axis=1)
+    _check_self_distances(np.diagonal(D), distances, name, "the diagonal")
     distances[:, 0] = 0.0
     return indices, distances
+
+
+def _check_self_distances(
+    diagonal: np.ndarray, distances: np.ndarray, name: str, what: str
+) -> None:
+    """Raise unless every diagonal entry is 0 up to rounding (:func:`_is_rounded_zero`).
+
+    ``distances`` are the picked neighbours' (self first), so that the tolerance is
+    relative to each row's farthest kept neighbour, as for ``precomputed_knn``.
+    """
+    wrong = ~_is_rounded_zero(diagonal, distances[:, -1])
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise ValueError(
+            f"{name} {what} must be 0 (distance of a point to itself; values up to "
+            f"{SELF_DISTANCE_RTOL:g} times the row's farthest kept neighbour distance are "
+            f"read as rounding, and as 0), X[{i}, {i}] = {diagonal[i]}"
+        )
 
 
 def _knn_from_sparse_distances(
@@ -798,13 +842,8 @@ def _knn_from_sparse_distances(
             f"{name} distances must be non-negative numbers, X[{row[e]}, {col[e]}] = {data[e]}"
         )
     diagonal = row == col
-    nonzero_diagonal = diagonal & (data != 0)
-    if nonzero_diagonal.any():
-        e = int(np.argmax(nonzero_diagonal))
-        raise ValueError(
-            f"{name} stored diagonal entries must be 0 (distance of a point to itself), "
-            f"X[{row[e]}, {row[e]}] = {data[e]}"
-        )
+    stored_diagonal = np.zeros(n, dtype=np.float64)
+    stored_diagonal[row[diagonal]] = data[diagonal]
     keep = ~diagonal & np.isfinite(data)
     row, col, data = row[keep], col[keep], data[keep]
     counts = np.bincount(row, minlength=n)
@@ -820,6 +859,7 @@ def _knn_from_sparse_distances(
     take = order[first[:, None] + np.arange(k - 1)]
     indices = np.column_stack([np.arange(n, dtype=np.int64), col[take]])
     distances = np.column_stack([np.zeros(n, dtype=np.float32), data[take].astype(np.float32)])
+    _check_self_distances(stored_diagonal, distances, name, "stored diagonal entries")
     return indices, distances
 
 
