@@ -646,3 +646,51 @@ def test_distance_matrix_errors(X, fault, match, sparse):
         D = scipy.sparse.csr_matrix(D)
     with pytest.raises((ValueError, TypeError), match=match):
         build_graph(D, k, "precomputed")
+
+
+# ---------------------------------------------------------------- magnitudes
+def _graph(e: graph.EdgeList) -> scipy.sparse.csr_matrix:
+    return scipy.sparse.csr_matrix((e.weight, (e.head, e.tail)), shape=(e.n_vertices,) * 2)
+
+
+@pytest.fixture(scope="module")
+def normal() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(300, 10)).astype(np.float32)
+
+
+@pytest.mark.parametrize("scale", [2.0**66, 1e20, 1e-30])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+def test_exact_search_and_graph_do_not_depend_on_the_magnitude(normal, scale, metric):
+    """1e20 overflowed float32 squared norms (an IndexError in fit, issue 20), 1e-30 underflowed."""
+    idx, dist = exact_knn(normal, K, metric)
+    big_idx, big_dist = exact_knn(normal * np.float32(scale), K, metric)
+    np.testing.assert_array_equal(big_idx, idx)
+    unit = 1.0 if metric == "cosine" else np.float32(scale)
+    np.testing.assert_allclose(big_dist / unit, dist, rtol=1e-6, atol=1e-6)
+    if scale == 2.0**66:  # a power of two changes no bit but the exponent
+        np.testing.assert_array_equal(big_dist / unit, dist)
+    ours = _graph(build_graph(normal, K, metric))
+    _assert_same_graph(_graph(build_graph(normal * np.float32(scale), K, metric)), ours, 1e-5)
+
+
+def test_distances_beyond_float32_are_named(normal):
+    with pytest.raises(ValueError, match=r"X: sqeuclidean distances beyond the float32 range"):
+        exact_knn(normal * np.float32(1e20), K, "sqeuclidean")
+    with pytest.raises(ValueError, match=r"X: sqeuclidean distances beyond the float32 range"):
+        exact_knn(normal * np.float32(1e-30), K, "sqeuclidean")
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e37, 1e-30])
+def test_precomputed_distances_of_any_magnitude_give_the_same_graph(normal, scale):
+    """The kernel's bisection starts at sigma = 1: at 1e20 weights were 0.2 off, at 1e-30 0.99."""
+    D = pairwise_distances(normal.astype(np.float64))
+    ours = _graph(build_graph(D, K, "precomputed"))
+    _assert_same_graph(_graph(build_graph(D * scale, K, "precomputed")), ours, 1e-5)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_precomputed_distances_beyond_float32_are_named(normal, sparse):
+    D = pairwise_distances(normal.astype(np.float64)) * 1e300
+    wrap = scipy.sparse.csr_matrix if sparse else np.asarray
+    with pytest.raises(ValueError, match=r"X: with metric=.precomputed., finite distances must"):
+        build_graph(wrap(D), K, "precomputed")

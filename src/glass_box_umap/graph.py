@@ -99,6 +99,14 @@ FAISS_HNSW_EF_SEARCH = 48
 _SMOOTH_K_TOLERANCE = 1e-5
 _SMOOTH_K_CHUNK = 65_536
 _MIN_K_DIST_SCALE = 1e-3
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_BEYOND_FLOAT32 = (
+    "finite distances must be within the float32 range (3.4e38; inf: not a neighbour); "
+    "rescale the matrix"
+)
+#: Largest finite kNN distances :func:`smooth_knn_dist` bisects as they are; outside,
+#: scaled by a power of two first.
+_BISECTION_RANGE = (2.0**-20, 2.0**20)
 
 
 @dataclass(frozen=True)
@@ -424,6 +432,41 @@ def _prepare_for_metric(X: torch.Tensor, metric: str) -> torch.Tensor:
     return X
 
 
+def _unit_scale(X: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``X`` times a power of two that brings its largest magnitude into [0.5, 1), and the power.
+
+    Squared norms and ``|a|^2 + |b|^2 - 2ab`` then neither overflow (values near 1e20 in
+    float32 did, and ended in an IndexError) nor underflow (1e-30 did, and made every
+    distance 0). A power of two changes no bit of the distances but the exponent.
+    """
+    largest = float(X.abs().max()) if X.numel() else 0.0
+    if not math.isfinite(largest) or largest == 0.0:
+        return X, 0
+    _, exponent = math.frexp(largest)
+    # Two steps: 2**-exponent alone underflows float32 for exponent > 126.
+    half = exponent // 2
+    return X * 2.0**-half * 2.0 ** (half - exponent), exponent
+
+
+def _unscale(distances: np.ndarray, exponent: int, metric: str) -> np.ndarray:
+    """Distances of data scaled by :func:`_unit_scale` back in the data's units.
+
+    Cosine and correlation do not depend on the scale; squared euclidean goes with its
+    square. Raises a ValueError naming ``X`` when they do not fit in float32.
+    """
+    if metric in ("cosine", "correlation") or not exponent:
+        return distances
+    power = 2 * exponent if metric == "sqeuclidean" else exponent
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = np.ldexp(distances, power).astype(np.float32)
+    if not np.isfinite(scaled).all() or ((scaled == 0) & (distances > 0)).any():
+        raise ValueError(
+            f"X: {metric} distances beyond the float32 range (+/-3.4e38, down to 1.4e-45); "
+            "rescale X"
+        )
+    return scaled
+
+
 def _pair_distances(
     Xa: torch.Tensor, Xb: torch.Tensor, metric: str, p: float = 2.0
 ) -> torch.Tensor:
@@ -538,7 +581,8 @@ def _refine_all(
     X: np.ndarray, indices: np.ndarray, metric: str, p: float = 2.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_refine` over all rows of an approximate kNN graph, block by block on the CPU."""
-    Xt = _prepare_for_metric(torch.as_tensor(X), metric)
+    Xt, exponent = _unit_scale(torch.as_tensor(X))
+    Xt = _prepare_for_metric(Xt, metric)
     idx = torch.as_tensor(np.ascontiguousarray(indices, dtype=np.int64))
     out_idx = np.empty(idx.shape, dtype=np.int64)
     out_dist = np.empty(idx.shape, dtype=np.float32)
@@ -549,7 +593,7 @@ def _refine_all(
             i, d = _refine(Xt, idx[start : start + rows], start, metric, p)
             out_idx[start : start + rows] = i.numpy()
             out_dist[start : start + rows] = d.numpy()
-    return out_idx, out_dist
+    return out_idx, _unscale(out_dist, exponent, metric)
 
 
 def exact_knn(
@@ -570,7 +614,10 @@ def exact_knn(
     ``block_size * n_samples`` scores, and the default block size keeps that within
     ``EXACT_KNN_BLOCK_BYTES`` (on a GPU, a quarter of the free memory up to
     ``EXACT_KNN_GPU_BLOCK_BYTES``). Distances are those of
-    ``sklearn.metrics.pairwise_distances`` with the same metric (tested).
+    ``sklearn.metrics.pairwise_distances`` with the same metric (tested). The data is
+    searched scaled by a power of two (:func:`_unit_scale`), so that any finite float32
+    magnitude, 1e-30 to 3e38, gives the same neighbours; distances that do not fit in
+    float32 in the data's units (squared euclidean of 1e20 data) raise a ValueError.
 
     Parameters
     ----------
@@ -605,6 +652,7 @@ def exact_knn(
     indices = np.empty((n, n_neighbors), dtype=np.int64)
     distances = np.empty((n, n_neighbors), dtype=np.float32)
     with torch.inference_mode():
+        Xt, exponent = _unit_scale(Xt)
         Xt = _prepare_for_metric(Xt, metric)
         sq_norms = Xt.square().sum(1)
         for start in range(0, n, block_size):
@@ -618,7 +666,7 @@ def exact_knn(
             stop = start + block.shape[0]
             indices[start:stop] = idx.cpu().numpy()
             distances[start:stop] = dist.float().cpu().numpy()
-    return indices, distances
+    return indices, _unscale(distances, exponent, metric)
 
 
 def approximate_knn(
@@ -711,7 +759,8 @@ def faiss_knn(
     check_metric(metric, None, "faiss")
     faiss = _import_faiss()
     metric = _canonical(metric)
-    Xp = _prepare_for_metric(torch.as_tensor(X, dtype=torch.float32), metric).numpy()
+    Xp = _prepare_for_metric(_unit_scale(torch.as_tensor(X, dtype=torch.float32))[0], metric)
+    Xp = Xp.numpy()
     Xp = np.ascontiguousarray(Xp)
     n, d = Xp.shape
     on_gpu = (
@@ -786,6 +835,11 @@ def knn_from_distances(
                 f"{name} distances must be non-negative numbers, "
                 f"X[{start + i}, {j}] = {block[i, j]}"
             )
+        huge = np.isfinite(block) & (block > _FLOAT32_MAX)
+        if huge.any():
+            i = _first_row(huge)
+            j = int(np.argmax(huge[i]))
+            raise ValueError(f"{name} {_BEYOND_FLOAT32}, X[{start + i}, {j}] = {block[i, j]}")
         short = np.isfinite(block).sum(axis=1) < k
         if short.any():
             i = int(np.argmax(short))
@@ -841,6 +895,10 @@ def _knn_from_sparse_distances(
         raise ValueError(
             f"{name} distances must be non-negative numbers, X[{row[e]}, {col[e]}] = {data[e]}"
         )
+    huge = np.isfinite(data) & (data > _FLOAT32_MAX)
+    if huge.any():
+        e = int(np.argmax(huge))
+        raise ValueError(f"{name} {_BEYOND_FLOAT32}, X[{row[e]}, {col[e]}] = {data[e]}")
     diagonal = row == col
     stored_diagonal = np.zeros(n, dtype=np.float64)
     stored_diagonal[row[diagonal]] = data[diagonal]
@@ -1026,6 +1084,16 @@ def smooth_knn_dist(
     n = distances.shape[0]
     finite = np.isfinite(distances)
     all_finite = bool(finite.all())
+    # The bisection starts at sigma = 1 and has n_iter steps: distances near 1e20 or
+    # 1e-30 (a precomputed matrix, say) leave it far from converged. Outside
+    # _BISECTION_RANGE they are solved scaled by a power of two, which the kernel does
+    # not see; inside it, nothing changes and umap-learn's bits are kept.
+    largest = float(distances[finite].max()) if finite.any() else 0.0
+    exponent = 0
+    if largest > 0 and not _BISECTION_RANGE[0] <= largest <= _BISECTION_RANGE[1]:
+        exponent = math.frexp(largest)[1]
+        with np.errstate(under="ignore"):
+            distances = np.ldexp(distances, -exponent).astype(np.float32)
 
     rho = np.empty(n, dtype=np.float32)
     sigma = np.empty(n, dtype=np.float32)
@@ -1047,6 +1115,9 @@ def smooth_knn_dist(
         np.float32
     )
     sigma = np.maximum(sigma, floor)
+    if exponent:
+        sigma = np.ldexp(sigma, exponent).astype(np.float32)
+        rho = np.ldexp(rho, exponent).astype(np.float32)
     return sigma, rho
 
 
