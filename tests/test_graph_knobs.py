@@ -8,8 +8,10 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse
-from sklearn.datasets import load_digits, make_blobs
+from sklearn.datasets import load_breast_cancer, load_digits, make_blobs
 from sklearn.metrics import pairwise_distances
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
 
 from glass_box_umap import graph
 from glass_box_umap.graph import (
@@ -498,6 +500,45 @@ def test_precomputed_knn_shape_errors(knn, given, error, match):
         check_precomputed_knn(value, len(idx), K)
 
 
+def test_sklearn_kneighbors_gives_the_fits_own_graph():
+    """sklearn reports self-distances up to 1.7e-7 in 56 of 569 rows here (issue 20)."""
+    X = StandardScaler().fit_transform(load_breast_cancer().data).astype(np.float32)
+    dist, idx = NearestNeighbors(n_neighbors=K).fit(X).kneighbors(X)
+    assert (dist[:, 0] > 0).sum() > 40 and dist[:, 0].max() > 1e-7
+    own = exact_knn(X, K)
+    np.testing.assert_array_equal(idx, own[0])
+    given = build_graph(X, K, precomputed_knn=(idx, dist))
+    ours = fuzzy_simplicial_set(*own)
+    # Was 0.68 (edge 250-535). What is left is the two searches' float32 distances
+    # (1.9e-6 apart) through the kernel; 1e-6 holds for neither against float64 truth.
+    given_graph = scipy.sparse.csr_matrix((given.weight, (given.head, given.tail)))
+    _assert_same_graph(given_graph, ours, atol=1e-5)
+    zeroed = dist.copy()
+    zeroed[:, 0] = 0.0
+    assert _edges(given) == _edges(build_graph(X, K, precomputed_knn=(idx, zeroed)))
+
+
+def test_self_distance_rounding_is_zero_and_a_wrong_one_is_named(X, knn):
+    idx, dist = knn[0].copy(), knn[1].astype(np.float64)
+    exact = _edges(build_graph(X, K, precomputed_knn=(idx, dist)))
+    rounded = dist.copy()
+    rounded[:, 0] = 1e-7
+    assert _edges(build_graph(X, K, precomputed_knn=(idx, rounded))) == exact
+    # A duplicate at 0 listed before the point itself at 1e-7: the point is moved first.
+    dup_idx, dup = idx.copy(), rounded.copy()
+    dup_idx[4, [0, 1]] = dup_idx[4, [1, 0]]
+    dup[4, :2] = [0.0, 1e-7]
+    got_idx, got_dist = check_precomputed_knn((dup_idx, dup), len(X), K)
+    np.testing.assert_array_equal(got_idx[4, :2], [4, idx[4, 1]])
+    np.testing.assert_array_equal(got_dist[4, :2], [0.0, 0.0])
+    wrong = dist.copy()
+    wrong[5] += 3.0
+    with pytest.raises(
+        ValueError, match=r"precomputed_knn: distances\[5, 0\] = 3.0 is the distance of point 5"
+    ):
+        check_precomputed_knn((idx, wrong), len(X), K)
+
+
 def test_precomputed_knn_needs_two_neighbours(knn):
     with pytest.raises(ValueError, match=r"n_neighbors: must be in \[2, n_samples\] = \[2, 400\]"):
         check_precomputed_knn(knn, len(knn[0]), 1)
@@ -529,6 +570,19 @@ def test_precomputed_distance_matrix_graph_equals_umap_learns_own_path(X):
     D = pairwise_distances(X.astype(np.float64))
     ref = umap_.fuzzy_simplicial_set(D, K, np.random.RandomState(0), "precomputed")[0].tocsr()
     _assert_same_graph(fuzzy_simplicial_set(*knn_from_distances(D, K)), ref)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_distance_matrix_diagonal_rounding_is_zero_and_a_wrong_one_is_named(X, sparse):
+    D = pairwise_distances(X.astype(np.float64))
+    exact = _edges(build_graph(D, K, "precomputed"))
+    rounded = D.copy()
+    np.fill_diagonal(rounded, 1e-7)
+    wrap = scipy.sparse.csr_matrix if sparse else np.asarray
+    assert _edges(build_graph(wrap(rounded), K, "precomputed")) == exact
+    rounded[6, 6] = 3.0
+    with pytest.raises(ValueError, match=r"diagonal.* must be 0 .*X\[6, 6\] = 3.0"):
+        build_graph(wrap(rounded), K, "precomputed")
 
 
 def test_sparse_distance_matrix_missing_entries_are_not_neighbours(X, knn):
@@ -592,3 +646,51 @@ def test_distance_matrix_errors(X, fault, match, sparse):
         D = scipy.sparse.csr_matrix(D)
     with pytest.raises((ValueError, TypeError), match=match):
         build_graph(D, k, "precomputed")
+
+
+# ---------------------------------------------------------------- magnitudes
+def _graph(e: graph.EdgeList) -> scipy.sparse.csr_matrix:
+    return scipy.sparse.csr_matrix((e.weight, (e.head, e.tail)), shape=(e.n_vertices,) * 2)
+
+
+@pytest.fixture(scope="module")
+def normal() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(300, 10)).astype(np.float32)
+
+
+@pytest.mark.parametrize("scale", [2.0**66, 1e20, 1e-30])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+def test_exact_search_and_graph_do_not_depend_on_the_magnitude(normal, scale, metric):
+    """1e20 overflowed float32 squared norms (an IndexError in fit, issue 20), 1e-30 underflowed."""
+    idx, dist = exact_knn(normal, K, metric)
+    big_idx, big_dist = exact_knn(normal * np.float32(scale), K, metric)
+    np.testing.assert_array_equal(big_idx, idx)
+    unit = 1.0 if metric == "cosine" else np.float32(scale)
+    np.testing.assert_allclose(big_dist / unit, dist, rtol=1e-6, atol=1e-6)
+    if scale == 2.0**66:  # a power of two changes no bit but the exponent
+        np.testing.assert_array_equal(big_dist / unit, dist)
+    ours = _graph(build_graph(normal, K, metric))
+    _assert_same_graph(_graph(build_graph(normal * np.float32(scale), K, metric)), ours, 1e-5)
+
+
+def test_distances_beyond_float32_are_named(normal):
+    with pytest.raises(ValueError, match=r"X: sqeuclidean distances beyond the float32 range"):
+        exact_knn(normal * np.float32(1e20), K, "sqeuclidean")
+    with pytest.raises(ValueError, match=r"X: sqeuclidean distances beyond the float32 range"):
+        exact_knn(normal * np.float32(1e-30), K, "sqeuclidean")
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e37, 1e-30])
+def test_precomputed_distances_of_any_magnitude_give_the_same_graph(normal, scale):
+    """The kernel's bisection starts at sigma = 1: at 1e20 weights were 0.2 off, at 1e-30 0.99."""
+    D = pairwise_distances(normal.astype(np.float64))
+    ours = _graph(build_graph(D, K, "precomputed"))
+    _assert_same_graph(_graph(build_graph(D * scale, K, "precomputed")), ours, 1e-5)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_precomputed_distances_beyond_float32_are_named(normal, sparse):
+    D = pairwise_distances(normal.astype(np.float64)) * 1e300
+    wrap = scipy.sparse.csr_matrix if sparse else np.asarray
+    with pytest.raises(ValueError, match=r"X: with metric=.precomputed., finite distances must"):
+        build_graph(wrap(D), K, "precomputed")

@@ -19,6 +19,8 @@ from .conftest import FAST
 rng = np.random.default_rng(0)
 GOOD = rng.normal(size=(60, 4))
 NAMED = pd.DataFrame(GOOD, columns=["a", "b", "c", "d"])
+WITH_NA = NAMED.round().astype({"b": "Int64"})
+WITH_NA.loc[8, "b"] = pd.NA
 
 FIT_CASES = [
     # (id, X, y, params, error, message fragment naming the argument)
@@ -44,6 +46,38 @@ FIT_CASES = [
         {},
         TypeError,
         "X: non-numeric columns \\['kind'\\]",
+    ),
+    (
+        "Int64 with pd.NA",
+        WITH_NA,
+        None,
+        {},
+        ValueError,
+        r"X: contains NaN or missing values \(pd.NA\) \(first at row 8, column 1: 'b'\)",
+    ),
+    (
+        "categorical column",
+        NAMED.assign(kind=pd.Categorical(["x", "y"] * 30)),
+        None,
+        {},
+        TypeError,
+        r"X: non-numeric columns \['kind'\] \(kind: category\); encode them .* or drop them",
+    ),
+    (
+        "string column",
+        NAMED.assign(kind=pd.array(["x", "y"] * 30, dtype="string")),
+        None,
+        {},
+        TypeError,
+        r"X: non-numeric columns \['kind'\] \(kind: string\); encode",
+    ),
+    (
+        "datetime column",
+        NAMED.assign(when=pd.date_range("2020-01-01", periods=60)),
+        None,
+        {},
+        TypeError,
+        r"X: non-numeric columns \['when'\] \(when: datetime64\[ns\]\); encode",
     ),
     ("object with str", GOOD.astype(object).tolist() + [[1, 2, 3, "x"]], None, {}, TypeError, "X:"),
     ("bool", GOOD > 0, None, {}, TypeError, "X: expected real numbers"),
@@ -183,6 +217,21 @@ def test_unfitted_and_bad_options(trained):
         trained.compute_contributions(NAMED, reduction="l1")
     with pytest.raises(ValueError, match="dtype: expected 'float32' or 'float64'"):
         trained.compute_contributions(NAMED, dtype="float16")
+
+
+def test_pandas_nullable_columns_are_numbers():
+    from glass_box_umap._validation import check_array
+
+    ints = NAMED.round().astype({"a": "Int64", "b": "int64"})
+    nullable = ints.astype({"b": "Int32", "c": "Float64"}).assign(d=NAMED["d"] > 0)
+    plain = ints.astype({"a": "int64"}).assign(d=(NAMED["d"] > 0).astype(float))
+    for flags in ("boolean", "bool"):
+        got = check_array(nullable.astype({"d": flags}))
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, plain.to_numpy(dtype=np.float64))
+    # All-integer frames stay integers, so that the float32 exactness check still runs.
+    with pytest.raises(ValueError, match="X: integer values beyond"):
+        check_array(pd.DataFrame({"a": pd.array([2**40, 1], dtype="Int64")}))
 
 
 def test_table_is_large_enough():

@@ -74,6 +74,56 @@ def _check_sparse(X: Any, name: str) -> Any:
     return X
 
 
+def _dataframe_values(df: Any, name: str) -> np.ndarray:
+    """The numbers of a DataFrame, with pandas' own dtypes read as numbers where they are.
+
+    Numpy numeric columns and pandas' nullable ``Int*``/``UInt*``/``Float*`` columns are
+    numbers; boolean columns (numpy ``bool`` or nullable ``boolean``, what
+    ``pd.get_dummies`` gives) are 0 and 1. Categorical, string, object, datetime and
+    other columns are refused by name, saying what to do; a missing value (``NaN``,
+    ``pd.NA``, ``None``) is reported with its row and column.
+    """
+    import pandas as pd
+
+    columns = list(df.columns)
+    dtypes = list(df.dtypes)
+    refused = [
+        (str(col), str(dt))
+        for col, dt in zip(columns, dtypes, strict=True)
+        if not pd.api.types.is_numeric_dtype(dt)
+        and not (isinstance(dt, np.dtype) and dt.kind == "c")  # named by check_array
+    ]
+    if refused:
+        names = [col for col, _ in refused]
+        kinds = ", ".join(f"{col}: {dt}" for col, dt in refused)
+        raise TypeError(
+            f"{name}: non-numeric columns {names} ({kinds}); encode them as numbers "
+            "(one-hot with pd.get_dummies, or codes with .cat.codes; dates as a number "
+            "of days) or drop them"
+        )
+    missing = df.isna().to_numpy()
+    if missing.any():
+        i, j = (int(v) for v in np.argwhere(missing)[0])
+        raise ValueError(
+            f"{name}: contains NaN or missing values (pd.NA) (first at row {i}, "
+            f"column {j}: {columns[j]!r})"
+        )
+    # Extension columns become their numpy dtype (no missing value is left to stand in
+    # for), booleans 0/1, so that integer columns keep their exactness check below.
+    targets = {}
+    for col, dt in zip(columns, dtypes, strict=True):
+        numpy_dtype = np.dtype(
+            dt if isinstance(dt, np.dtype) else getattr(dt, "numpy_dtype", None) or dt.subtype
+        )
+        if numpy_dtype == np.bool_:
+            targets[col] = np.uint8
+        elif not isinstance(dt, np.dtype):
+            targets[col] = numpy_dtype
+    if targets:
+        df = df.astype(targets)
+    return df.to_numpy()
+
+
 def check_array(X: Any, name: str = "X", accept_sparse: bool = False) -> np.ndarray:
     """Validate a 2-D numeric array and return it as float64 numpy, no data lost.
 
@@ -88,14 +138,7 @@ def check_array(X: Any, name: str = "X", accept_sparse: bool = False) -> np.ndar
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     elif hasattr(X, "to_numpy") and hasattr(X, "dtypes"):
-        non_numeric = [
-            str(col)
-            for col, dt in zip(X.columns, X.dtypes, strict=True)
-            if not (np.issubdtype(dt, np.number) and not np.issubdtype(dt, np.bool_))
-        ]
-        if non_numeric:
-            raise TypeError(f"{name}: non-numeric columns {non_numeric}")
-        X = X.to_numpy()
+        X = _dataframe_values(X, name)
     try:
         arr = np.asarray(X)
     except (ValueError, TypeError) as err:

@@ -99,6 +99,14 @@ FAISS_HNSW_EF_SEARCH = 48
 _SMOOTH_K_TOLERANCE = 1e-5
 _SMOOTH_K_CHUNK = 65_536
 _MIN_K_DIST_SCALE = 1e-3
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_BEYOND_FLOAT32 = (
+    "finite distances must be within the float32 range (3.4e38; inf: not a neighbour); "
+    "rescale the matrix"
+)
+#: Largest finite kNN distances :func:`smooth_knn_dist` bisects as they are; outside,
+#: scaled by a power of two first.
+_BISECTION_RANGE = (2.0**-20, 2.0**20)
 
 
 @dataclass(frozen=True)
@@ -268,6 +276,18 @@ def default_disconnection_distance(metric: str) -> float:
     return DISCONNECTION_DISTANCES.get(metric, math.inf)
 
 
+#: A distance of a point to itself up to this fraction of its row's farthest kept neighbour
+#: distance is rounding and read as 0 (``precomputed_knn``, ``metric='precomputed'``);
+#: above it, a named error. Float32 cancellation in ``|a|^2 + |b|^2 - 2ab`` leaves ~1e-7
+#: on standardised data, far below it.
+SELF_DISTANCE_RTOL = 1e-3
+
+
+def _is_rounded_zero(self_dist: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Whether each self-distance is 0 up to ``SELF_DISTANCE_RTOL`` of its row's ``scale``."""
+    return np.asarray(self_dist <= SELF_DISTANCE_RTOL * np.asarray(scale, dtype=np.float64))
+
+
 def _first_row(mask: np.ndarray) -> int:
     """The first row of a 2-D (or 1-D) boolean mask that holds a True."""
     return int(np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))[0])
@@ -282,7 +302,10 @@ def check_precomputed_knn(
     then its neighbours by increasing distance, as umap-learn's ``nearest_neighbors``,
     a fitted ``UMAP``'s ``_knn_indices``/``_knn_dists``, :func:`nearest_neighbors` or
     sklearn's ``NearestNeighbors().fit(X).kneighbors(X)`` give. Among several points at
-    distance 0 (duplicates), the point itself may come later; it is moved first.
+    distance 0 (duplicates), the point itself may come later; it is moved first. The
+    distance of a point to itself is 0 whatever the caller's arithmetic says: up to
+    ``SELF_DISTANCE_RTOL`` times the row's farthest kept neighbour distance it is
+    rounding (sklearn reports ~1e-7 for some rows) and read as 0, above it an error.
 
     Parameters
     ----------
@@ -357,24 +380,38 @@ def check_precomputed_knn(
         i = _first_row(repeated)
         j = np.sort(indices[i])[int(np.argmax(repeated[i]))]
         raise ValueError(f"{name}: row {i} lists neighbour {j} more than once")
-    self_idx = np.arange(n_samples)
-    not_first = np.flatnonzero(indices[:, 0] != self_idx)
-    if not_first.size:
-        # Only a duplicate of the point (distance 0) may precede it; swap the two zeros.
-        at = (indices[not_first] == not_first[:, None]) & (distances[not_first] == 0)
-        missing = ~at.any(axis=1)
-        if missing.any():
-            i = int(not_first[np.argmax(missing)])
+    is_self = indices == np.arange(n_samples)[:, None]
+    self_col = np.where(is_self.any(axis=1), np.argmax(is_self, axis=1), -1)
+    rows = np.arange(n_samples)
+    self_dist = np.where(self_col >= 0, distances[rows, self_col], np.inf)
+    # The point itself is at distance 0, whatever rounding the caller's arithmetic left:
+    # sklearn's kneighbors reports up to ~1e-7 on standardised data, and _rho would take
+    # that for the nearest neighbour's distance.
+    wrong = ~_is_rounded_zero(self_dist, distances[:, n_neighbors - 1])
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        if self_col[i] == 0:
             raise ValueError(
-                f"{name}: row {i} starts with point {indices[i, 0]} at distance "
-                f"{distances[i, 0]}, not with point {i} itself; each row must list the point "
-                "itself first (distance 0), as umap-learn's nearest_neighbors and sklearn's "
-                "NearestNeighbors().fit(X).kneighbors(X) do"
+                f"{name}: distances[{i}, 0] = {distances[i, 0]} is the distance of point {i} "
+                f"to itself, which must be 0 (values up to {SELF_DISTANCE_RTOL:g} times the "
+                "row's farthest kept neighbour distance are read as rounding, and as 0)"
             )
-        indices = indices.copy()
-        cols = np.argmax(at, axis=1)
-        indices[not_first, cols] = indices[not_first, 0]
-        indices[not_first, 0] = not_first
+        raise ValueError(
+            f"{name}: row {i} starts with point {indices[i, 0]} at distance "
+            f"{distances[i, 0]}, not with point {i} itself; each row must list the point "
+            "itself first (distance 0), as umap-learn's nearest_neighbors and sklearn's "
+            "NearestNeighbors().fit(X).kneighbors(X) do"
+        )
+    distances = distances.astype(np.float32)
+    indices = indices.copy()
+    later = np.flatnonzero(self_col > 0)
+    if later.size:
+        # Duplicates of the point (distance ~0) precede it: move it first, keep their order.
+        width = indices.shape[1]
+        order = np.argsort(np.where(is_self[later], -1, np.arange(width)), axis=1, kind="stable")
+        indices[later] = np.take_along_axis(indices[later], order, axis=1)
+        distances[later] = np.take_along_axis(distances[later], order, axis=1)
+    distances[:, 0] = 0.0
     return (
         np.ascontiguousarray(indices[:, :n_neighbors], dtype=np.int64),
         np.ascontiguousarray(distances[:, :n_neighbors], dtype=np.float32),
@@ -393,6 +430,41 @@ def _prepare_for_metric(X: torch.Tensor, metric: str) -> torch.Tensor:
         norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
         X = X / torch.where(norms > 0, norms, torch.ones_like(norms))
     return X
+
+
+def _unit_scale(X: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``X`` times a power of two that brings its largest magnitude into [0.5, 1), and the power.
+
+    Squared norms and ``|a|^2 + |b|^2 - 2ab`` then neither overflow (values near 1e20 in
+    float32 did, and ended in an IndexError) nor underflow (1e-30 did, and made every
+    distance 0). A power of two changes no bit of the distances but the exponent.
+    """
+    largest = float(X.abs().max()) if X.numel() else 0.0
+    if not math.isfinite(largest) or largest == 0.0:
+        return X, 0
+    _, exponent = math.frexp(largest)
+    # Two steps: 2**-exponent alone underflows float32 for exponent > 126.
+    half = exponent // 2
+    return X * 2.0**-half * 2.0 ** (half - exponent), exponent
+
+
+def _unscale(distances: np.ndarray, exponent: int, metric: str) -> np.ndarray:
+    """Distances of data scaled by :func:`_unit_scale` back in the data's units.
+
+    Cosine and correlation do not depend on the scale; squared euclidean goes with its
+    square. Raises a ValueError naming ``X`` when they do not fit in float32.
+    """
+    if metric in ("cosine", "correlation") or not exponent:
+        return distances
+    power = 2 * exponent if metric == "sqeuclidean" else exponent
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = np.ldexp(distances, power).astype(np.float32)
+    if not np.isfinite(scaled).all() or ((scaled == 0) & (distances > 0)).any():
+        raise ValueError(
+            f"X: {metric} distances beyond the float32 range (+/-3.4e38, down to 1.4e-45); "
+            "rescale X"
+        )
+    return scaled
 
 
 def _pair_distances(
@@ -509,7 +581,8 @@ def _refine_all(
     X: np.ndarray, indices: np.ndarray, metric: str, p: float = 2.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_refine` over all rows of an approximate kNN graph, block by block on the CPU."""
-    Xt = _prepare_for_metric(torch.as_tensor(X), metric)
+    Xt, exponent = _unit_scale(torch.as_tensor(X))
+    Xt = _prepare_for_metric(Xt, metric)
     idx = torch.as_tensor(np.ascontiguousarray(indices, dtype=np.int64))
     out_idx = np.empty(idx.shape, dtype=np.int64)
     out_dist = np.empty(idx.shape, dtype=np.float32)
@@ -520,7 +593,7 @@ def _refine_all(
             i, d = _refine(Xt, idx[start : start + rows], start, metric, p)
             out_idx[start : start + rows] = i.numpy()
             out_dist[start : start + rows] = d.numpy()
-    return out_idx, out_dist
+    return out_idx, _unscale(out_dist, exponent, metric)
 
 
 def exact_knn(
@@ -541,7 +614,10 @@ def exact_knn(
     ``block_size * n_samples`` scores, and the default block size keeps that within
     ``EXACT_KNN_BLOCK_BYTES`` (on a GPU, a quarter of the free memory up to
     ``EXACT_KNN_GPU_BLOCK_BYTES``). Distances are those of
-    ``sklearn.metrics.pairwise_distances`` with the same metric (tested).
+    ``sklearn.metrics.pairwise_distances`` with the same metric (tested). The data is
+    searched scaled by a power of two (:func:`_unit_scale`), so that any finite float32
+    magnitude, 1e-30 to 3e38, gives the same neighbours; distances that do not fit in
+    float32 in the data's units (squared euclidean of 1e20 data) raise a ValueError.
 
     Parameters
     ----------
@@ -576,6 +652,7 @@ def exact_knn(
     indices = np.empty((n, n_neighbors), dtype=np.int64)
     distances = np.empty((n, n_neighbors), dtype=np.float32)
     with torch.inference_mode():
+        Xt, exponent = _unit_scale(Xt)
         Xt = _prepare_for_metric(Xt, metric)
         sq_norms = Xt.square().sum(1)
         for start in range(0, n, block_size):
@@ -589,7 +666,7 @@ def exact_knn(
             stop = start + block.shape[0]
             indices[start:stop] = idx.cpu().numpy()
             distances[start:stop] = dist.float().cpu().numpy()
-    return indices, distances
+    return indices, _unscale(distances, exponent, metric)
 
 
 def approximate_knn(
@@ -682,7 +759,8 @@ def faiss_knn(
     check_metric(metric, None, "faiss")
     faiss = _import_faiss()
     metric = _canonical(metric)
-    Xp = _prepare_for_metric(torch.as_tensor(X, dtype=torch.float32), metric).numpy()
+    Xp = _prepare_for_metric(_unit_scale(torch.as_tensor(X, dtype=torch.float32))[0], metric)
+    Xp = Xp.numpy()
     Xp = np.ascontiguousarray(Xp)
     n, d = Xp.shape
     on_gpu = (
@@ -713,13 +791,16 @@ def knn_from_distances(
 
     Dense: every entry is a distance (``inf``: not a neighbour). Sparse: stored entries
     are distances (an explicit 0 is a duplicate point), missing ones are not neighbours.
-    All is checked before any neighbour is picked; errors name ``X``, the matrix's name
+    All is checked before any neighbour is picked, except the diagonal, whose tolerance
+    is relative to the picked neighbours' distances; errors name ``X``, the matrix's name
     when it is the data.
 
     Parameters
     ----------
     D : array or scipy sparse matrix of shape (n_samples, n_samples)
-        Real, no NaN, non-negative, zero diagonal (sparse: stored diagonal entries 0).
+        Real, no NaN, non-negative, zero diagonal (sparse: stored diagonal entries 0; up
+        to ``SELF_DISTANCE_RTOL`` times the row's farthest kept neighbour distance is
+        rounding, read as 0).
         Each row needs at least ``n_neighbors - 1`` finite distances to other points.
     n_neighbors : int
         Neighbours per point, the point itself included.
@@ -742,13 +823,6 @@ def knn_from_distances(
     k = _check_n_neighbors(n_neighbors, n)
     if scipy.sparse.issparse(D):
         return _knn_from_sparse_distances(D, k, name)
-    diagonal = np.diagonal(D)
-    if (diagonal != 0).any():
-        i = int(np.flatnonzero(diagonal != 0)[0])
-        raise ValueError(
-            f"{name} the diagonal must be 0 (distance of a point to itself), "
-            f"X[{i}, {i}] = {diagonal[i]}"
-        )
     # Row blocks of float64 copies and int64 partitions stay within the block budget.
     rows = max(1, EXACT_KNN_BLOCK_BYTES // (16 * n))
     for start in range(0, n, rows):
@@ -761,6 +835,11 @@ def knn_from_distances(
                 f"{name} distances must be non-negative numbers, "
                 f"X[{start + i}, {j}] = {block[i, j]}"
             )
+        huge = np.isfinite(block) & (block > _FLOAT32_MAX)
+        if huge.any():
+            i = _first_row(huge)
+            j = int(np.argmax(huge[i]))
+            raise ValueError(f"{name} {_BEYOND_FLOAT32}, X[{start + i}, {j}] = {block[i, j]}")
         short = np.isfinite(block).sum(axis=1) < k
         if short.any():
             i = int(np.argmax(short))
@@ -780,8 +859,27 @@ def knn_from_distances(
         stop = start + block.shape[0]
         indices[start:stop] = np.take_along_axis(part, order, axis=1)
         distances[start:stop] = np.take_along_axis(vals, order, axis=1)
+    _check_self_distances(np.diagonal(D), distances, name, "the diagonal")
     distances[:, 0] = 0.0
     return indices, distances
+
+
+def _check_self_distances(
+    diagonal: np.ndarray, distances: np.ndarray, name: str, what: str
+) -> None:
+    """Raise unless every diagonal entry is 0 up to rounding (:func:`_is_rounded_zero`).
+
+    ``distances`` are the picked neighbours' (self first), so that the tolerance is
+    relative to each row's farthest kept neighbour, as for ``precomputed_knn``.
+    """
+    wrong = ~_is_rounded_zero(diagonal, distances[:, -1])
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise ValueError(
+            f"{name} {what} must be 0 (distance of a point to itself; values up to "
+            f"{SELF_DISTANCE_RTOL:g} times the row's farthest kept neighbour distance are "
+            f"read as rounding, and as 0), X[{i}, {i}] = {diagonal[i]}"
+        )
 
 
 def _knn_from_sparse_distances(
@@ -797,14 +895,13 @@ def _knn_from_sparse_distances(
         raise ValueError(
             f"{name} distances must be non-negative numbers, X[{row[e]}, {col[e]}] = {data[e]}"
         )
+    huge = np.isfinite(data) & (data > _FLOAT32_MAX)
+    if huge.any():
+        e = int(np.argmax(huge))
+        raise ValueError(f"{name} {_BEYOND_FLOAT32}, X[{row[e]}, {col[e]}] = {data[e]}")
     diagonal = row == col
-    nonzero_diagonal = diagonal & (data != 0)
-    if nonzero_diagonal.any():
-        e = int(np.argmax(nonzero_diagonal))
-        raise ValueError(
-            f"{name} stored diagonal entries must be 0 (distance of a point to itself), "
-            f"X[{row[e]}, {row[e]}] = {data[e]}"
-        )
+    stored_diagonal = np.zeros(n, dtype=np.float64)
+    stored_diagonal[row[diagonal]] = data[diagonal]
     keep = ~diagonal & np.isfinite(data)
     row, col, data = row[keep], col[keep], data[keep]
     counts = np.bincount(row, minlength=n)
@@ -820,6 +917,7 @@ def _knn_from_sparse_distances(
     take = order[first[:, None] + np.arange(k - 1)]
     indices = np.column_stack([np.arange(n, dtype=np.int64), col[take]])
     distances = np.column_stack([np.zeros(n, dtype=np.float32), data[take].astype(np.float32)])
+    _check_self_distances(stored_diagonal, distances, name, "stored diagonal entries")
     return indices, distances
 
 
@@ -986,6 +1084,16 @@ def smooth_knn_dist(
     n = distances.shape[0]
     finite = np.isfinite(distances)
     all_finite = bool(finite.all())
+    # The bisection starts at sigma = 1 and has n_iter steps: distances near 1e20 or
+    # 1e-30 (a precomputed matrix, say) leave it far from converged. Outside
+    # _BISECTION_RANGE they are solved scaled by a power of two, which the kernel does
+    # not see; inside it, nothing changes and umap-learn's bits are kept.
+    largest = float(distances[finite].max()) if finite.any() else 0.0
+    exponent = 0
+    if largest > 0 and not _BISECTION_RANGE[0] <= largest <= _BISECTION_RANGE[1]:
+        exponent = math.frexp(largest)[1]
+        with np.errstate(under="ignore"):
+            distances = np.ldexp(distances, -exponent).astype(np.float32)
 
     rho = np.empty(n, dtype=np.float32)
     sigma = np.empty(n, dtype=np.float32)
@@ -1007,6 +1115,9 @@ def smooth_knn_dist(
         np.float32
     )
     sigma = np.maximum(sigma, floor)
+    if exponent:
+        sigma = np.ldexp(sigma, exponent).astype(np.float32)
+        rho = np.ldexp(rho, exponent).astype(np.float32)
     return sigma, rho
 
 
