@@ -17,6 +17,8 @@ from typing import Any
 
 #: Exit status for a problem with the user's input (argparse uses 2 as well).
 EXIT_USAGE = 2
+#: The shell convention for a run stopped by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 class _Timer:
@@ -148,6 +150,8 @@ def _fit(args: argparse.Namespace) -> int:
         )
     with timer("fit"):
         embedding = reducer.fit_transform(X, y)
+    if reducer.interrupted_:
+        return _interrupted_fit(reducer, Path(args.out))
     with timer("contributions"):
         contributions = reducer.compute_contributions(X)
     error = float(np.abs(contributions.sum(-1) - embedding).max())
@@ -177,6 +181,25 @@ def _fit(args: argparse.Namespace) -> int:
     )
     _report(paths, timer)
     return 0
+
+
+def _interrupted_fit(reducer: Any, out: Path) -> int:
+    """Keep the best weights of an interrupted fit under a name no finished run uses; exit 130.
+
+    Scripts and Make read exit 0 and ``embedding.csv`` as done, so an interrupted run writes
+    neither: only ``interrupted-model.safetensors``, which ``transform``/``explain`` can load.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    kept = out / "interrupted-model.safetensors"
+    reducer.save(kept)
+    epoch = reducer.best_epoch_
+    print(
+        f"glass-box-umap fit: interrupted; kept {kept} (best weights so far, epoch "
+        f"{'none' if epoch is None else epoch}); wrote no embedding, contributions, plot "
+        "or explorer",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
 
 
 def _metric_kwds(text: str) -> dict[str, Any]:
@@ -491,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--top: must be >= 1, got {args.top}")
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        # Outside training (reading, neighbour search, writing): nothing is kept.
+        print(f"glass-box-umap {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (FileNotFoundError, ValueError, TypeError) as err:
         # Our checks name the file, column or parameter; a traceback would hide that.
         print(f"glass-box-umap {args.command}: error: {err}", file=sys.stderr)
