@@ -328,3 +328,19 @@ def test_ctrl_c_during_fit_exits_130_and_writes_nothing_finished(wine_csv, tmp_p
     if kept.exists():  # the signal reached training, not the neighbour search
         assert f"kept {kept}" in err
         assert GlassBoxUMAP.load(kept).interrupted_
+
+
+def test_headerless_csv_is_refused_or_read_whole(tmp_path):
+    X = load_wine().data
+    path = tmp_path / "plain.csv"
+    np.savetxt(path, X, delimiter=",")
+    with pytest.raises(DataError, match="--no-header"):
+        read_table(path)
+    table = read_table(path, header=False)
+    assert table.features.shape == (178, 13)
+    np.testing.assert_allclose(table.features.to_numpy(), X)
+    assert list(table.features.columns[:2]) == ["x0", "x1"]
+    assert read_table(path, header=True).features.shape == (177, 13)
+    refused = run_cli("fit", path, "--out", tmp_path / "o", "--epochs", 1)
+    assert refused.returncode == 2 and "--no-header" in refused.stderr
+    assert not (tmp_path / "o").exists()

@@ -131,7 +131,7 @@ def _fit(args: argparse.Namespace) -> int:
         raise ValueError("--supervised: needs --label-column, the column holding the classes")
     check_params(reducer.get_params())  # a bad parameter is reported before the file is read
     with timer("read"):
-        table = read_table(args.data, args.label_column, tuple(args.drop_columns))
+        table = read_table(args.data, args.label_column, tuple(args.drop_columns), args.header)
     X = table.features
     labels = None if table.labels is None else table.labels.to_numpy()
     y = None
@@ -264,7 +264,9 @@ def _load_for(args: argparse.Namespace):
     from .io import read_table, select_features
 
     model = GlassBoxUMAP.load(args.model)
-    table = read_table(args.data, getattr(args, "groups", None), tuple(args.drop_columns))
+    table = read_table(
+        args.data, getattr(args, "groups", None), tuple(args.drop_columns), args.header
+    )
     names = getattr(model, "feature_names_in_", None)
     X = select_features(table, None if names is None else list(names), model.n_features_in_)
     return model, table, X
@@ -281,7 +283,7 @@ def _load_map_for(args: argparse.Namespace):
     from .persistence import load_model
 
     _, state = load_model(args.model)
-    table = read_table(args.data, None, tuple(args.drop_columns))
+    table = read_table(args.data, None, tuple(args.drop_columns), args.header)
     names = None if state.feature_names is None else list(state.feature_names)
     n_features = math.prod(state.map.input_shape)
     return state.map, table, select_features(table, names, n_features)
@@ -380,6 +382,26 @@ def _columns(text: str) -> list[str]:
     return [c for c in text.split(",") if c]
 
 
+def _header_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_const",
+        const=False,
+        default=None,
+        help="the .csv/.tsv has no header row: read the first row as a sample. Without it, "
+        "a first row made only of numbers is refused, so that no sample is lost",
+    )
+    group.add_argument(
+        "--numeric-header",
+        dest="header",
+        action="store_const",
+        const=True,
+        help="the first row is column names even though they are numbers (wavelengths, say)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``glass-box-umap`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -410,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --supervised, how strongly labels reshape the graph, 0..1 (default: 0.5)",
     )
     fit.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    _header_flags(fit)
     fit.add_argument("--n-neighbors", type=int, default=15)
     fit.add_argument("--min-dist", type=float, default=0.1)
     fit.add_argument(
@@ -482,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     transform.add_argument("data", help=data_help)
     transform.add_argument("--out", default="embedding.csv", help="CSV to write")
     transform.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    _header_flags(transform)
     transform.set_defaults(func=_transform)
 
     explain = sub.add_parser("explain", help="which features place each group, per group")
@@ -491,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", default="explanation", help="output folder")
     explain.add_argument("--top", type=int, default=10, help="features per group in the plot")
     explain.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    _header_flags(explain)
     explain.set_defaults(func=_explain)
 
     demo = sub.add_parser(
