@@ -300,3 +300,51 @@ def test_readers_agree_across_formats(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
     with pytest.raises(DataError, match="cannot be read"):
         read_table(tmp_path / "obj.npy")  # pickled arrays are never loaded
+
+
+def test_ctrl_c_during_fit_exits_130_and_writes_nothing_finished(wine_csv, tmp_path):
+    import signal
+    import time
+
+    path, _ = wine_csv
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "glass_box_umap.cli", "fit", path, "--out", out]
+        + ["--label-column", "cultivar", "--drop-columns", "wine_id", "--epochs", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cpu_env(),
+    )
+    try:
+        # The summary line comes right before the neighbour search; training follows in ~1 s.
+        assert "samples x" in proc.stdout.readline()
+        time.sleep(4)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    finished = {"embedding.csv", "contributions.npz", "model.safetensors", "embedding.png"}
+    assert not finished & {p.name for p in out.glob("*")} and not (out / "explorer.html").exists()
+    kept = out / "interrupted-model.safetensors"
+    if kept.exists():  # the signal reached training, not the neighbour search
+        assert f"kept {kept}" in err
+        assert GlassBoxUMAP.load(kept).interrupted_
+
+
+def test_headerless_csv_is_refused_or_read_whole(tmp_path):
+    X = load_wine().data
+    path = tmp_path / "plain.csv"
+    np.savetxt(path, X, delimiter=",")
+    with pytest.raises(DataError, match="--no-header"):
+        read_table(path)
+    table = read_table(path, header=False)
+    assert table.features.shape == (178, 13)
+    np.testing.assert_allclose(table.features.to_numpy(), X)
+    assert list(table.features.columns[:2]) == ["x0", "x1"]
+    assert read_table(path, header=True).features.shape == (177, 13)
+    refused = run_cli("fit", path, "--out", tmp_path / "o", "--epochs", 1)
+    assert refused.returncode == 2 and "--no-header" in refused.stderr
+    assert not (tmp_path / "o").exists()

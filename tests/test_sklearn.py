@@ -160,3 +160,20 @@ def test_supervised_fit_separates_classes(digits):
     # partially labelled: -1 is unlabelled, and the fit still runs
     partial = np.where(np.arange(len(y)) % 2 == 0, y, -1)
     assert GlassBoxUMAP(random_state=0, **FAST).fit_transform(X, partial).shape == (400, 2)
+
+
+def test_numpy_scalar_parameters_fit_and_save(tmp_path, digits):
+    # GridSearchCV over np.arange sets np.int64: fit accepts it, so save must write it.
+    X, _ = digits
+    reducer = GlassBoxUMAP(
+        n_neighbors=np.arange(10, 21, 10)[0],
+        min_dist=np.float32(0.25),
+        random_state=np.int64(0),
+        **dict(FAST, epochs=2),
+    ).fit(X[:100])
+    reducer.save(tmp_path / "m.safetensors")
+    loaded = GlassBoxUMAP.load(tmp_path / "m.safetensors")
+    assert type(loaded.n_neighbors) is int and loaded.n_neighbors == 10
+    assert type(loaded.min_dist) is float and loaded.min_dist == 0.25
+    assert loaded.random_state == 0
+    np.testing.assert_array_equal(loaded.transform(X[:5]), reducer.transform(X[:5]))

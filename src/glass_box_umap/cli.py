@@ -17,6 +17,8 @@ from typing import Any
 
 #: Exit status for a problem with the user's input (argparse uses 2 as well).
 EXIT_USAGE = 2
+#: The shell convention for a run stopped by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 class _Timer:
@@ -131,7 +133,7 @@ def _fit(args: argparse.Namespace) -> int:
         raise ValueError("--supervised: needs --label-column, the column holding the classes")
     check_params(reducer.get_params())  # a bad parameter is reported before the file is read
     with timer("read"):
-        table = read_table(args.data, args.label_column, tuple(args.drop_columns))
+        table = read_table(args.data, args.label_column, tuple(args.drop_columns), args.header)
     X = table.features
     labels = None if table.labels is None else table.labels.to_numpy()
     y = None
@@ -150,6 +152,8 @@ def _fit(args: argparse.Namespace) -> int:
         )
     with timer("fit"):
         embedding = reducer.fit_transform(X, y)
+    if reducer.interrupted_:
+        return _interrupted_fit(reducer, Path(args.out))
     with timer("contributions"):
         contributions = reducer.compute_contributions(X)
     error = float(np.abs(contributions.sum(-1) - embedding).max())
@@ -179,6 +183,25 @@ def _fit(args: argparse.Namespace) -> int:
     )
     _report(paths, timer)
     return 0
+
+
+def _interrupted_fit(reducer: Any, out: Path) -> int:
+    """Keep the best weights of an interrupted fit under a name no finished run uses; exit 130.
+
+    Scripts and Make read exit 0 and ``embedding.csv`` as done, so an interrupted run writes
+    neither: only ``interrupted-model.safetensors``, which ``transform``/``explain`` can load.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    kept = out / "interrupted-model.safetensors"
+    reducer.save(kept)
+    epoch = reducer.best_epoch_
+    print(
+        f"glass-box-umap fit: interrupted; kept {kept} (best weights so far, epoch "
+        f"{'none' if epoch is None else epoch}); wrote no embedding, contributions, plot "
+        "or explorer",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
 
 
 def _metric_kwds(text: str) -> dict[str, Any]:
@@ -243,7 +266,9 @@ def _load_for(args: argparse.Namespace):
     from .io import read_table, select_features
 
     model = GlassBoxUMAP.load(args.model)
-    table = read_table(args.data, getattr(args, "groups", None), tuple(args.drop_columns))
+    table = read_table(
+        args.data, getattr(args, "groups", None), tuple(args.drop_columns), args.header
+    )
     names = getattr(model, "feature_names_in_", None)
     X = select_features(table, None if names is None else list(names), model.n_features_in_)
     return model, table, X
@@ -260,7 +285,7 @@ def _load_map_for(args: argparse.Namespace):
     from .persistence import load_model
 
     _, state = load_model(args.model)
-    table = read_table(args.data, None, tuple(args.drop_columns))
+    table = read_table(args.data, None, tuple(args.drop_columns), args.header)
     names = None if state.feature_names is None else list(state.feature_names)
     n_features = math.prod(state.map.input_shape)
     return state.map, table, select_features(table, names, n_features)
@@ -359,6 +384,26 @@ def _columns(text: str) -> list[str]:
     return [c for c in text.split(",") if c]
 
 
+def _header_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_const",
+        const=False,
+        default=None,
+        help="the .csv/.tsv has no header row: read the first row as a sample. Without it, "
+        "a first row made only of numbers is refused, so that no sample is lost",
+    )
+    group.add_argument(
+        "--numeric-header",
+        dest="header",
+        action="store_const",
+        const=True,
+        help="the first row is column names even though they are numbers (wavelengths, say)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``glass-box-umap`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -389,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --supervised, how strongly labels reshape the graph, 0..1 (default: 0.5)",
     )
     fit.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    _header_flags(fit)
     fit.add_argument("--n-neighbors", type=int, default=15)
     fit.add_argument("--min-dist", type=float, default=0.1)
     fit.add_argument(
@@ -468,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     transform.add_argument("data", help=data_help)
     transform.add_argument("--out", default="embedding.csv", help="CSV to write")
     transform.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    _header_flags(transform)
     transform.set_defaults(func=_transform)
 
     explain = sub.add_parser("explain", help="which features place each group, per group")
@@ -477,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", default="explanation", help="output folder")
     explain.add_argument("--top", type=int, default=10, help="features per group in the plot")
     explain.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    _header_flags(explain)
     explain.set_defaults(func=_explain)
 
     demo = sub.add_parser(
@@ -500,6 +548,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--top: must be >= 1, got {args.top}")
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        # Outside training (reading, neighbour search, writing): nothing is kept.
+        print(f"glass-box-umap {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (FileNotFoundError, ValueError, TypeError) as err:
         # Our checks name the file, column or parameter; a traceback would hide that.
         print(f"glass-box-umap {args.command}: error: {err}", file=sys.stderr)

@@ -30,7 +30,7 @@ from . import _validation as check
 from . import fitting
 from .fitting import NEIGHBOUR_NOISE
 from .model import FittedState, GlassBoxMap, RawInputMap, dense_rows
-from .parameters import check_fit_data, check_landmarks, check_params
+from .parameters import check_fit_data, check_landmarks, check_params, python_scalars
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
@@ -607,7 +607,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         from .persistence import save_model
 
         self._check_fitted()
-        save_model(path, self.get_params(deep=False), self._fitted_state())
+        save_model(path, python_scalars(self.get_params(deep=False)), self._fitted_state())
 
     @classmethod
     def load(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,11 +47,35 @@ class Table:
     source: Path
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
+def _is_number(text: Any) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _read_text(path: Path, sep: str, header: bool | None) -> pd.DataFrame:
+    if header is False:
+        frame = pd.read_csv(path, sep=sep, header=None)
+        frame.columns = [f"x{j}" for j in range(frame.shape[1])]
+        return frame
+    frame = pd.read_csv(path, sep=sep)
+    # np.savetxt writes no header: pandas would take the first sample as the names.
+    if header is None and len(frame.columns) and all(_is_number(c) for c in frame.columns):
+        raise DataError(
+            f"{path}: the first row is all numbers ({', '.join(map(str, frame.columns[:3]))}, "
+            "...): pass --no-header to read it as a sample, or --numeric-header if these "
+            "numbers are the column names (wavelengths, say)"
+        )
+    return frame
+
+
+def _read_frame(path: Path, header: bool | None = None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv"):
-            return pd.read_csv(path, sep="," if suffix == ".csv" else "\t")
+            return _read_text(path, "," if suffix == ".csv" else "\t", header)
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix == ".npy":
@@ -94,6 +119,7 @@ def read_table(
     path: str | Path,
     label_column: str | None = None,
     drop_columns: tuple[str, ...] = (),
+    header: bool | None = None,
 ) -> Table:
     """Read a data file into numeric features and optional labels.
 
@@ -107,6 +133,10 @@ def read_table(
         Column (or ``obs`` column) to set apart as labels.
     drop_columns : tuple of str
         Columns to ignore (sample ids, free text).
+    header : bool, optional
+        For .csv and .tsv: ``None`` reads the first row as column names and refuses a first
+        row made only of numbers (a header-less file would lose its first sample); ``True``
+        takes it as names all the same; ``False`` reads it as data (columns ``x0, x1, ...``).
 
     Returns
     -------
@@ -121,7 +151,7 @@ def read_table(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    frame = _read_frame(path)
+    frame = _read_frame(path, header)
     obs_columns = frame.attrs.get("obs_columns", [])
     unknown = [
         c for c in (*drop_columns, *([label_column] if label_column else [])) if c not in frame

@@ -362,3 +362,28 @@ __all__ = [
     "check_params",
     "trainer_kwargs_shape",
 ]
+
+
+def python_scalars(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with numpy scalars replaced by the Python numbers their check returns.
+
+    ``fit`` accepts ``np.int64(15)`` for ``n_neighbors`` (what ``GridSearchCV`` over
+    ``np.arange`` sets), so ``save`` must be able to write it: the checked value, not the
+    stored one, is what JSON can hold. Other values are returned as they are.
+
+    Parameters
+    ----------
+    params : mapping
+        Names of :data:`PARAMETER_CONSTRAINTS` (``estimator.get_params()``).
+
+    Returns
+    -------
+    dict
+        A copy; numpy scalars (``np.generic``) become ``int``, ``float``, ``bool`` or ``str``.
+    """
+    return {
+        name: check_param(name, value)
+        if isinstance(value, np.generic) and name in PARAMETER_CONSTRAINTS
+        else value
+        for name, value in params.items()
+    }
