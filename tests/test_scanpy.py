@@ -152,7 +152,9 @@ def test_large_contributions_go_to_npy_in_chunks(adata, tmp_path):
     C = np.load(path, mmap_mode="r")
     assert C.shape == (240, 2, 5) and C.dtype == np.float32
     expected = reducer.compute_contributions(adata.obsm["X_pca"])
-    np.testing.assert_array_equal(np.asarray(C), expected)
+    # Chunks of 7 rows and one batch of 240 take the Jacobian's products in other BLAS
+    # kernels since the input scale joined the map: equal to float32 rounding.
+    np.testing.assert_allclose(np.asarray(C), expected, rtol=1e-5, atol=1e-6)
     assert info["feature_names"] == [f"X_pca_{j}" for j in range(5)]
     assert "X_glassbox_umap_mean_abs" not in adata.varm
     np.testing.assert_allclose(info["mean_abs"], np.abs(expected).mean(0).T, rtol=1e-6)

@@ -23,9 +23,8 @@ def _spread(embedding: np.ndarray) -> float:
 def test_precomputed_neighbours_give_the_bit_identical_fit(digits):
     X, _ = digits
     computed = GlassBoxUMAP(random_state=0, **KW).fit(X)
-    # the neighbours the fit searched: exact, on the centred inputs
-    X64 = X.astype(np.float64)
-    indices, distances = exact_knn((X64 - X64.mean(0)).astype(np.float32), 15)
+    # the neighbours the fit searched: exact, on the encoder inputs (centred and scaled)
+    indices, distances = exact_knn(computed.map_.prepare(X).numpy(), 15)
     reused = GlassBoxUMAP(random_state=0, precomputed_knn=(indices, distances), **KW).fit(X)
     np.testing.assert_array_equal(reused.embedding_, computed.embedding_)
     # too narrow tables are refused before any work
