@@ -64,7 +64,12 @@ Since an epoch became a fixed 40,000 edges (800 steps at the default batch size,
 ``batch_size=512``, whatever the data size), the same run scores: default 0.700, lr 0.958,
 batch 0.940, small encoder 0.381, lr + batch 0.962, all three 0.981. The verdicts are
 unchanged, the default is less folded than before (0.630) and the page's combined
-settings still unroll the sheet best. With ``input_noise=0.25`` every fit stays rolled
+settings still unroll the sheet best. With the input scale, the batch-RMS training
+normalisation and ``neighbour_noise=0.5`` as defaults (2026-12, a run while other jobs
+shared the CPU, so its seconds are not comparable): default 0.595, lr 0.947, batch 0.719,
+small encoder 0.379, lr + batch 0.903, all three 0.971. The defaults fold a little more
+than before (0.700), ``batch_size=512`` alone now stays folded, and all three together
+still unroll best of the six. With ``input_noise=0.25`` every fit stays rolled
 up (0.37-0.47): that parameter is off by default for this reason.
 
 Usage

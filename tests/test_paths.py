@@ -309,7 +309,9 @@ def test_fitted_map_explains_a_reducer_against_any_sample(fitted_pca, digits):
     # ordinary contributions.
     phi, pieces = path_contributions(model, X, fitted_pca.mean_, dtype="float64")
     ordinary = fitted_pca.compute_contributions(X, dtype="float64")
-    np.testing.assert_allclose(phi, ordinary, rtol=0, atol=1e-12 * np.abs(ordinary).max())
+    # 3e-12, not 1e-12: where the walk splits the ray in two pieces (see below), centring
+    # raw digits in the walk rather than before it costs ~1.6e-12 (issue 22, item 5).
+    np.testing.assert_allclose(phi, ordinary, rtol=0, atol=3e-12 * np.abs(ordinary).max())
     # One piece; or two, where a unit nearly parallel to the path has its crossing, at
     # t = 0, placed by rounding just beyond the merging threshold.
     assert pieces.max() <= 2 and (pieces == 1).mean() >= 0.9
