@@ -211,6 +211,12 @@ class TrainingConfig:
         step, relative to the point's mean distance to its graph neighbours (divided by
         the square root of the input dimension, so that the noise vector's length is
         about ``input_noise`` times that distance); see :meth:`UMAPModule.noise_scale`.
+    neighbour_noise : float
+        Strength of the noise along graph neighbourhoods added to every encoded input at
+        every step (:class:`~glass_box_umap.sampling.NeighbourNoise`); 0 for none.
+    batch_rms : bool
+        Train the shipped MLP with a batch-RMS normalisation after each PReLU, folded into
+        the weights when the fit ends (:mod:`glass_box_umap.normalisation`).
     landmark_weight : float
         Weight of the landmark term (when the module has landmarks): the mean squared
         distance between the step's landmark samples and their positions.
