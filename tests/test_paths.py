@@ -8,10 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from glass_box_umap import GlassBoxUMAP
 from glass_box_umap.attribution import contributions
 from glass_box_umap.encoders import ConvEncoder, MLPEncoder, ResidualEncoder
 from glass_box_umap.model import RawInputMap
 from glass_box_umap.paths import fitted_map, path_contributions
+
+from .conftest import FAST, forward64
 
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -309,9 +312,7 @@ def test_fitted_map_explains_a_reducer_against_any_sample(fitted_pca, digits):
     # ordinary contributions.
     phi, pieces = path_contributions(model, X, fitted_pca.mean_, dtype="float64")
     ordinary = fitted_pca.compute_contributions(X, dtype="float64")
-    # 3e-12, not 1e-12: where the walk splits the ray in two pieces (see below), centring
-    # raw digits in the walk rather than before it costs ~1.6e-12 (issue 22, item 5).
-    np.testing.assert_allclose(phi, ordinary, rtol=0, atol=3e-12 * np.abs(ordinary).max())
+    np.testing.assert_allclose(phi, ordinary, rtol=0, atol=1e-12 * np.abs(ordinary).max())
     # One piece; or two, where a unit nearly parallel to the path has its crossing, at
     # t = 0, placed by rounding just beyond the merging threshold.
     assert pieces.max() <= 2 and (pieces == 1).mean() >= 0.9
@@ -324,3 +325,46 @@ def test_fitted_map_explains_a_reducer_against_any_sample(fitted_pca, digits):
     assert pieces[0] == 1 and pieces[1:].min() > 1
     with pytest.raises(ValueError, match="reducer: expected a fitted GlassBoxUMAP"):
         fitted_map(object())
+
+
+#: Raw units: wine as it comes (proline ~750 beside features ~0.1), and with large offsets.
+RAW_UNITS = {
+    "raw": lambda X: X,
+    "offset-1e4": lambda X: X * 0.1 + 1e4,
+    "tiny-spread-offset-1e4": lambda X: X * 1e-3 + 1e4,
+}
+
+
+@pytest.fixture(scope="module", params=list(RAW_UNITS))
+def raw_wine_model(request):
+    from sklearn.datasets import load_wine
+
+    X = RAW_UNITS[request.param](load_wine().data)
+    return GlassBoxUMAP(n_neighbors=5, random_state=0, **FAST).fit(X), X
+
+
+def test_raw_units_add_up_in_float32(raw_wine_model):
+    # Centring raw samples in float32 inside the walk missed by 1.2e-4 (raw wine) to
+    # 1.6e-3 (offset 1e4) of the largest gap (issue 22, item 5).
+    reducer, X = raw_wine_model
+    phi = reducer.compute_contributions(X[:50], baseline=X[100])
+    assert phi.dtype == np.float32
+    emb = reducer.transform(X).astype(np.float64)
+    gap = emb[:50] - emb[100]
+    assert np.abs(phi.astype(np.float64).sum(-1) - gap).max() <= 1e-5 * np.abs(gap).max()
+    walked, _ = path_contributions(fitted_map(reducer), X[:50], X[100])
+    np.testing.assert_array_equal(walked, phi)
+
+
+def test_raw_units_add_up_in_float64(raw_wine_model):
+    reducer, X = raw_wine_model
+    phi = reducer.compute_contributions(X[:50], baseline=X[100], dtype="float64")
+    emb = forward64(reducer, X)
+    gap = emb[:50] - emb[100]
+    assert np.abs(phi.sum(-1) - gap).max() <= 1e-12 * np.abs(gap).max()
+    # Against the mean, the path is a ray from the origin: the ordinary contributions.
+    phi, pieces = path_contributions(
+        fitted_map(reducer, "float64"), X[:20], reducer.mean_, dtype="float64"
+    )
+    ordinary = reducer.compute_contributions(X[:20], dtype="float64")
+    np.testing.assert_allclose(phi, ordinary, rtol=0, atol=1e-12 * np.abs(ordinary).max())

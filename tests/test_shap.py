@@ -110,3 +110,16 @@ def test_missing_shap_says_how_to_install_it(monkeypatch, wine_model):
     monkeypatch.setitem(__import__("sys").modules, "shap", None)
     with pytest.raises(ImportError, match=r"pip install glass_box_umap\[shap\]"):
         to_shap(reducer.compute_contributions(X[:2]), X[:2])
+
+
+def test_raw_units_with_an_offset_add_up():
+    # Raw wine moved by 1e4: path sums once missed by 1.7e-4 of the spread (issue 22, item 5).
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data * 0.1 + 1e4
+    reducer = GlassBoxUMAP(n_neighbors=5, epochs=3, num_batches=2, random_state=0, quiet=True)
+    emb = reducer.fit(X).transform(X).astype(np.float64)
+    phi, _ = path_contributions(fitted_map(reducer), X, X[0])
+    explanation = to_shap(phi, X, 1, base_values=emb[0, 1])
+    total = explanation.values.sum(1) + explanation.base_values
+    np.testing.assert_allclose(total, emb[:, 1], rtol=0, atol=1e-5 * np.ptp(emb[:, 1]))

@@ -529,7 +529,8 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         """Contributions relative to ``baseline`` along straight paths of raw samples.
 
         :func:`~glass_box_umap.paths.path_contributions` checks ``baseline`` (shape,
-        finite values) and walks the map behind its centring (``RawInputMap``).
+        finite values), centres samples and baseline in float64 and walks the centred
+        map (given a ``RawInputMap``).
         """
         from .paths import path_contributions
 

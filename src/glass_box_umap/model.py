@@ -325,7 +325,8 @@ class RawInputMap(nn.Module):
 
     For tools that want a module of the raw features (captum's attributions, KernelSHAP,
     :func:`glass_box_umap.paths.path_contributions` against raw references). The map is
-    held, not copied; centring runs in the dtype of ``x``.
+    held, not copied; centring runs in the dtype of ``x`` (``path_contributions``
+    centres in float64 before it walks ``map``).
 
     Shapes
     ------

@@ -331,7 +331,10 @@ def path_contributions(
         shape (n, *input_shape) to (n, n_components), with samples along dimension 0 of
         every layer. It is not modified: the walk runs on a copy, in eval mode and in
         ``dtype``, on the device of its parameters. :func:`fitted_map` gives one for a
-        fitted :class:`~glass_box_umap.GlassBoxUMAP` that takes raw samples.
+        fitted :class:`~glass_box_umap.GlassBoxUMAP` that takes raw samples (a
+        :class:`~glass_box_umap.model.RawInputMap`): ``X`` and ``baseline`` are then
+        centred on its mean in float64 first and the centred map is walked, so that
+        raw units with large offsets meet the same bounds.
     X : array-like or Tensor of shape (n_samples, *input_shape)
     baseline : array-like or Tensor of shape input_shape or (n_samples, *input_shape)
         The reference: one for every sample, or one per sample.
@@ -405,6 +408,13 @@ def path_contributions(
     for name, values in (("X", x), ("baseline", r)):
         if not torch.isfinite(values).all():
             raise ValueError(f"{name}: contains NaN or infinity")
+    if isinstance(module, RawInputMap):
+        # Centre in float64 and walk the centred map: centring raw samples in float32
+        # (proline ~750, or an offset of 1e4) loses the digits the path is made of, and
+        # the linearity check would scale with the raw points, not the centred ones.
+        mean = module.map.mean.reshape(input_shape).to(x.device)
+        x, r = x.double() - mean, r.double() - mean
+        module = module.map
     device = _module_device(module)
     model = copy.deepcopy(module).to(torch_dtype).eval()
     tracer = _Tracer(model)
@@ -551,7 +561,8 @@ def fitted_map(reducer: Any, dtype: str | torch.dtype = torch.float32) -> RawInp
     -------
     glass_box_umap.model.RawInputMap
         ``fitted_map(reducer)(X)`` equals ``reducer.transform(X)`` to float rounding
-        (the centring runs in ``dtype`` here, in float64 there).
+        (called directly, the centring runs in ``dtype``, in float64 there;
+        :func:`path_contributions` centres it in float64 too).
 
     Examples
     --------
