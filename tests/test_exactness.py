@@ -18,6 +18,8 @@ from glass_box_umap.exactness import (
     scan_encoder,
 )
 
+from .conftest import forward64
+
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -275,3 +277,87 @@ def test_check_exactness_on_fitted_reducers(fitted, fitted_pca, digits):
         assert report.max_rel_error <= 1e-12 and report.exact
     with pytest.raises(ValueError, match="X has 63 features"):
         check_exactness(fitted, X[:10, :63])
+
+
+class _HiddenKink(nn.Module):
+    """Bias-free and homogeneous, so fit sees nothing wrong; but its kinks are functions
+    in ``forward`` (``torch.abs``, ``F.relu``, ``F.gelu``), which the path walk's layer
+    hooks cannot see (issue 22, item 6)."""
+
+    function = staticmethod(torch.abs)
+
+    def __init__(self, input_dims, n_components, hidden_size=32):
+        super().__init__()
+        self.first = nn.Linear(input_dims, hidden_size, bias=False)
+        self.second = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.out = nn.Linear(hidden_size, n_components, bias=False)
+
+    def forward(self, x):
+        return self.out(self.function(self.second(self.function(self.first(x)))))
+
+
+class AbsInForward(_HiddenKink):
+    function = staticmethod(torch.abs)
+
+
+class ReluInForward(_HiddenKink):
+    function = staticmethod(torch.nn.functional.relu)
+
+
+class GeluInForward(_HiddenKink):
+    function = staticmethod(torch.nn.functional.gelu)
+
+
+@pytest.fixture(scope="module")
+def hidden_kink_models(wine):
+    import warnings
+
+    from glass_box_umap import GlassBoxUMAP, register_encoder, unregister_encoder
+
+    X, _ = wine
+    models = {}
+    for cls in (AbsInForward, ReluInForward, GeluInForward):
+        register_encoder(cls.__name__)(cls)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # GELU's ExactnessWarning at fit
+                reducer = GlassBoxUMAP(
+                    n_neighbors=5,
+                    epochs=3,
+                    num_batches=2,
+                    encoder_name=cls.__name__,
+                    random_state=0,
+                    quiet=True,
+                )
+                models[cls.__name__] = reducer.fit(X)
+        finally:
+            unregister_encoder(cls.__name__)
+    return models, X
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["AbsInForward", "ReluInForward", "GeluInForward"])
+def test_kinks_hidden_in_forward_are_named_when_the_sum_misses(hidden_kink_models, name, dtype):
+    models, X = hidden_kink_models
+    reducer = models[name]
+    if name == "GeluInForward" and dtype == "float64":
+        # Smooth: ever shorter pieces; the step budget is the user's to set, and its
+        # error names the encoder.
+        with pytest.raises(RuntimeError, match=f"max_steps: .* encoder {name} is piecewise"):
+            reducer.compute_contributions(X[:4], baseline=X[100], dtype=dtype, max_steps=50)
+        return
+    with pytest.warns(RuntimeWarning, match=f"encoder {name} holds a non-linearity") as record:
+        phi = reducer.compute_contributions(X[:20], baseline=X[100], dtype=dtype)
+    emb = forward64(reducer, X)
+    gap = emb[:20] - emb[100]
+    error = np.abs(phi.astype(np.float64).sum(-1) - gap).max() / np.abs(gap).max()
+    # The warning is not a false alarm: the sum does miss the documented bound.
+    assert error > {"float32": 1e-5, "float64": 1e-13}[dtype], error
+    assert len([w for w in record if issubclass(w.category, RuntimeWarning)]) == 1
+
+
+def test_max_steps_is_checked(hidden_kink_models):
+    models, X = hidden_kink_models
+    for bad in (0, -3, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="max_steps: expected an integer >= 1"):
+            models["AbsInForward"].compute_contributions(X[:2], baseline=X[0], max_steps=bad)

@@ -477,6 +477,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         reduction: str | None = None,
         dtype: str | torch.dtype = "float32",
         baseline: Any = None,
+        max_steps: int = 20_000,
     ) -> np.ndarray:
         """Exact per-feature contributions to each embedding coordinate.
 
@@ -507,6 +508,12 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
             control, a cluster's centroid), or one reference per sample. Paths cost
             more than the contributions relative to the mean: a few milliseconds per
             sample and crossed piece on a CPU.
+        max_steps : int, default 20_000
+            With a ``baseline``: the probes the walk may spend on one path (about one
+            per linear piece it crosses) before it stops with an error naming it. An
+            encoder with a smooth function hidden in its ``forward`` (``F.gelu``) needs
+            ever more; the walk warns, naming the encoder, whenever the summed
+            contributions miss the difference of the embeddings.
 
         Returns
         -------
@@ -518,13 +525,24 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         if reduction not in (None, "l2"):
             raise ValueError(f"reduction: expected None or 'l2', got {reduction!r}")
         torch_dtype = check.resolve_dtype(dtype)
+        if (
+            isinstance(max_steps, bool)
+            or not isinstance(max_steps, (int, np.integer))
+            or (max_steps < 1)
+        ):
+            raise ValueError(f"max_steps: expected an integer >= 1, got {max_steps!r}")
         X = self._check_transform_input(X)
         if baseline is None or (isinstance(baseline, str) and baseline == "mean"):
             return self.map_.contributions(X, torch_dtype, reduction, self._inference_batch())
-        return self._path_contributions(X, baseline, torch_dtype, reduction)
+        return self._path_contributions(X, baseline, torch_dtype, reduction, int(max_steps))
 
     def _path_contributions(
-        self, X: Any, baseline: Any, dtype: torch.dtype, reduction: str | None
+        self,
+        X: Any,
+        baseline: Any,
+        dtype: torch.dtype,
+        reduction: str | None,
+        max_steps: int,
     ) -> np.ndarray:
         """Contributions relative to ``baseline`` along straight paths of raw samples.
 
@@ -537,7 +555,9 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         if isinstance(baseline, str):
             raise ValueError(f"baseline: expected None, 'mean' or an array, got {baseline!r}")
         samples = dense_rows(X).reshape(-1, *self.input_shape_)
-        C, _ = path_contributions(RawInputMap(self.map_), samples, baseline, dtype=dtype)
+        C, _ = path_contributions(
+            RawInputMap(self.map_), samples, baseline, dtype=dtype, max_steps=max_steps
+        )
         return np.linalg.norm(C, axis=1) if reduction == "l2" else C
 
     def compute_jacobian(self, X: Any, dtype: str | torch.dtype = "float32") -> np.ndarray:
