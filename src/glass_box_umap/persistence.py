@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors.torch
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from ._metadata import package_version
@@ -180,9 +181,12 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     if not path.is_file():
         raise FileNotFoundError(f"path: no model file at {str(path)!r}")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        # The bytes are read once and parsed from memory: mapping the file (safe_open)
+        # opens it twice, and a save by another process in between (an atomic rename)
+        # would pair one file's header with another's size.
+        data = path.read_bytes()
+        tensors = safetensors.torch.load(data)
+        header = _header_metadata(data)
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(
             f"path: {str(path)!r} is not a glass_box_umap model file (not safetensors: {err})"
@@ -216,6 +220,14 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
                 f"{name!r}; the file is damaged"
             )
     return meta, tensors
+
+
+def _header_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file's header (which ``load`` has checked)."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def _check_encoder_available(path: Path, meta: dict[str, Any]) -> None:
