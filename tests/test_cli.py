@@ -348,3 +348,82 @@ def test_headerless_csv_is_refused_or_read_whole(tmp_path):
     refused = run_cli("fit", path, "--out", tmp_path / "o", "--epochs", 1)
     assert refused.returncode == 2 and "--no-header" in refused.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_output_paths_are_checked_before_any_work(
+    fitted_dir, wine_csv, tmp_path, capsys, monkeypatch
+):
+    # --out that is a file (fit, explain, demo) or a folder (transform) once failed with
+    # a traceback after the whole fit (issue 22, item 4); now one line, exit 2, first.
+    import glass_box_umap
+    from glass_box_umap import persistence
+    from glass_box_umap.cli import main
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the run started working before checking its outputs")
+
+    monkeypatch.setattr(glass_box_umap.GlassBoxUMAP, "fit_transform", no_work)
+    monkeypatch.setattr(glass_box_umap.GlassBoxUMAP, "load", no_work)
+    monkeypatch.setattr(persistence, "load_model", no_work)
+    model, _ = fitted_dir
+    model = model / "model.safetensors"
+    path, _ = wine_csv
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    used = tmp_path / "used"
+    (used / "embedding.csv").mkdir(parents=True)
+
+    def error(*args):
+        assert main([str(a) for a in args]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        return err
+
+    fit = ["fit", path, "--label-column", "cultivar", "--drop-columns", "wine_id", "--quiet"]
+    assert f"--out: {afile} is a file; give a folder" in error(*fit, "--out", afile)
+    assert f"{afile} is a file, not a folder" in error(*fit, "--out", afile / "sub")
+    assert f"--out: {used / 'embedding.csv'} is a folder" in error(*fit, "--out", used)
+    assert f"--out: {afile} is a file" in error("demo", "--out", afile, "--epochs", "1")
+    explain = ["explain", model, path, "--groups", "cultivar", "--drop-columns", "wine_id"]
+    assert f"--out: {afile} is a file" in error(*explain, "--out", afile)
+    transform = ["transform", model, path, "--drop-columns", "wine_id,cultivar"]
+    assert f"--out: {used} is a folder" in error(*transform, "--out", used)
+    assert "is a file, not a folder" in error(*transform, "--out", afile / "e.csv")
+    assert afile.read_text() == "keep me"
+
+
+def test_label_cells_are_checked_before_the_fit_and_a_refit_drops_a_stale_explorer(
+    wine_csv, tmp_path, capsys
+):
+    pytest.importorskip("bokeh")
+    from glass_box_umap.cli import main
+
+    _, frame = wine_csv
+    numbered = frame.drop(columns=["cultivar"]).assign(
+        digit=[float(i % 3) if i % 5 else np.nan for i in range(len(frame))]
+    )
+    path = tmp_path / "numbered.csv"
+    numbered.to_csv(path, index=False)
+    out = tmp_path / "o"
+    fit = ["fit", path, "--out", out, "--label-column", "digit", "--drop-columns", "wine_id"]
+    fit += ["--epochs", "1", "--quiet"]
+    # Empty cells in a numeric label column: the explorer refused them after the fit.
+    assert main([str(a) for a in fit]) == 2
+    err = capsys.readouterr().err
+    assert "--label-column: column 'digit' has 36 empty cell(s) (first in row 0)" in err
+    assert not out.exists()
+    # With --supervised they are the unlabelled samples, and every output is written.
+    assert main([str(a) for a in [*fit, "--supervised"]]) == 0, capsys.readouterr().err
+    assert (out / "explorer.html").is_file()
+    labels = pd.read_csv(out / "embedding.csv")["label"]
+    assert (labels == "unlabelled").sum() == 36 and set(labels) == {
+        "0.0",
+        "1.0",
+        "2.0",
+        "unlabelled",
+    }
+    # A refit that writes no explorer removes the previous run's, and says so.
+    assert main([str(a) for a in [*fit, "--supervised", "--no-explorer"]]) == 0
+    assert f"removed {out / 'explorer.html'}" in capsys.readouterr().err
+    assert not (out / "explorer.html").exists()
+    assert (out / "model.safetensors").is_file()

@@ -85,6 +85,91 @@ def _explorer(path: Path, embedding: Any, contributions: Any, names: Any, groups
     )
 
 
+#: What each command writes into its output folder.
+FIT_FILES = (
+    "embedding.csv",
+    "contributions.npz",
+    "model.safetensors",
+    "embedding.png",
+    "explorer.html",
+)
+EXPLAIN_FILES = ("groups.csv", "embedding.csv", "contributions.npz", "top_features.png")
+DEMO_FILES = ("embedding.csv", "contributions.npy", "model.safetensors", "embedding.png")
+#: Shown for the samples of a --supervised fit's label column that have no label.
+UNLABELLED = "unlabelled"
+
+
+def _writable_parent(path: Path, flag: str) -> None:
+    """Raise, naming ``flag``, unless ``path`` can be created: its nearest existing
+    ancestor is a folder this process may write in."""
+    import os
+
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{flag}: cannot create {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag}: cannot create {path}: no permission to write in {parent}")
+
+
+def _check_out_folder(out: Path, files: tuple[str, ...], flag: str = "--out") -> None:
+    """Raise before any work unless ``out`` is (or can become) a folder for ``files``."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{flag}: {out} is a file; give a folder (it is created if missing)")
+    if not out.exists():
+        _writable_parent(out, flag)
+        return
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag}: no permission to write in {out}")
+    for name in files:
+        if (out / name).is_dir():
+            raise ValueError(f"{flag}: {out / name} is a folder; the run writes a file there")
+
+
+def _check_out_file(path: Path, flag: str = "--out") -> None:
+    """Raise before any work unless ``path`` can be written as a file."""
+    import os
+
+    if path.is_dir():
+        raise ValueError(f"{flag}: {path} is a folder; give the file to write (embedding.csv)")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise ValueError(f"{flag}: no permission to overwrite {path}")
+        return
+    _writable_parent(path, flag)
+
+
+def _display_labels(labels: Any, column: str, supervised: bool) -> Any:
+    """The label column as the plots show it; empty cells refused unless ``supervised``.
+
+    The plot and the explorer need a label for every sample. With --supervised, empty
+    cells are the unlabelled samples (shown as "unlabelled"); otherwise they are a
+    mistake, refused before anything is fitted.
+    """
+    missing = labels.isna()
+    if not missing.any():
+        return labels.to_numpy()
+    if not supervised:
+        first = labels.index[missing.to_numpy()][0]
+        raise ValueError(
+            f"--label-column: column {column!r} has {int(missing.sum())} empty cell(s) "
+            f"(first in row {first}); fill them, or pass --supervised, for which empty "
+            "cells are unlabelled samples"
+        )
+    return labels.astype(object).where(~missing, UNLABELLED).astype(str).to_numpy()
+
+
+def _remove_stale_explorer(out: Path) -> None:
+    """A refit into a used folder that writes no explorer removes the previous one."""
+    stale = out / "explorer.html"
+    if stale.is_file():
+        stale.unlink()
+        print(f"removed {stale}: it showed a previous run", file=sys.stderr)
+
+
 def _report(paths: dict[str, Path | None], timer: _Timer) -> None:
     print(f"time: {timer.summary()}")
     for name, path in paths.items():
@@ -132,10 +217,16 @@ def _fit(args: argparse.Namespace) -> int:
     if args.supervised and args.label_column is None:
         raise ValueError("--supervised: needs --label-column, the column holding the classes")
     check_params(reducer.get_params())  # a bad parameter is reported before the file is read
+    out = Path(args.out)
+    _check_out_folder(out, FIT_FILES)
     with timer("read"):
         table = read_table(args.data, args.label_column, tuple(args.drop_columns), args.header)
     X = table.features
-    labels = None if table.labels is None else table.labels.to_numpy()
+    labels = (
+        None
+        if table.labels is None
+        else _display_labels(table.labels, args.label_column, args.supervised)
+    )
     y = None
     if args.supervised:
         import pandas as pd
@@ -153,12 +244,11 @@ def _fit(args: argparse.Namespace) -> int:
     with timer("fit"):
         embedding = reducer.fit_transform(X, y)
     if reducer.interrupted_:
-        return _interrupted_fit(reducer, Path(args.out))
+        return _interrupted_fit(reducer, out)
     with timer("contributions"):
         contributions = reducer.compute_contributions(X)
     error = float(np.abs(contributions.sum(-1) - embedding).max())
 
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     names = reducer.feature_names_in_
     with timer("write"):
@@ -177,6 +267,8 @@ def _fit(args: argparse.Namespace) -> int:
             paths["explorer"] = _explorer(
                 out / "explorer.html", embedding, contributions, names, labels, X.to_numpy()
             )
+        if paths.get("explorer") is None:
+            _remove_stale_explorer(out)
     print(
         f"contributions {contributions.shape} sum to the embedding within {error:.2e} "
         f"(max |embedding| {np.abs(embedding).max():.2f})"
@@ -293,6 +385,7 @@ def _load_map_for(args: argparse.Namespace):
 
 def _transform(args: argparse.Namespace) -> int:
     timer = _Timer()
+    _check_out_file(Path(args.out))
     with timer("read"):
         map_, table, X = _load_map_for(args)
     with timer("transform"):
@@ -309,6 +402,8 @@ def _explain(args: argparse.Namespace) -> int:
     from .plotting import plot_top_features
 
     timer = _Timer()
+    out = Path(args.out)
+    _check_out_folder(out, EXPLAIN_FILES)
     with timer("read"):
         model, table, X = _load_for(args)
     groups = table.labels.astype(str).to_numpy()
@@ -316,7 +411,6 @@ def _explain(args: argparse.Namespace) -> int:
         embedding = model.transform(X)
         contributions = model.compute_contributions(X)
     names = list(X.columns)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with timer("explain"):
         table_groups = explain_groups(contributions, groups, feature_names=names)
@@ -353,6 +447,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     timer = _Timer()
     out = Path(args.out)
+    _check_out_folder(out, DEMO_FILES)
     out.mkdir(parents=True, exist_ok=True)
     digits = load_digits()
     X, y = digits.data, digits.target
