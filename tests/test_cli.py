@@ -427,3 +427,54 @@ def test_label_cells_are_checked_before_the_fit_and_a_refit_drops_a_stale_explor
     assert f"removed {out / 'explorer.html'}" in capsys.readouterr().err
     assert not (out / "explorer.html").exists()
     assert (out / "model.safetensors").is_file()
+
+
+def test_transform_ignores_text_columns_the_model_never_reads(
+    fitted_dir, wine_csv, tmp_path, capsys
+):
+    # transform takes no --label-column, yet refused the ids and labels with a hint to
+    # pass it (issue 22, item 9).
+    from glass_box_umap.cli import main
+
+    out, _ = fitted_dir
+    path, frame = wine_csv
+    model = out / "model.safetensors"
+    assert main(["transform", str(model), str(path), "--out", str(tmp_path / "e.csv")]) == 0
+    again = pd.read_csv(tmp_path / "e.csv")
+    fitted = pd.read_csv(out / "embedding.csv")
+    np.testing.assert_allclose(again.iloc[:, 1:3], fitted.iloc[:, 1:3], atol=1e-6)
+    capsys.readouterr()
+    # A column the model reads that holds text is refused, without --label-column.
+    texty = frame.assign(alcohol=["x"] * len(frame))
+    texty.to_csv(tmp_path / "texty.csv", index=False)
+    assert main(["transform", str(model), str(tmp_path / "texty.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "non-numeric columns ['alcohol']; the model was fitted on them as numbers" in err
+    assert "--label-column" not in err
+
+
+def test_id_column_names_the_samples(wine_csv, tmp_path, capsys):
+    from glass_box_umap.cli import main
+
+    path, frame = wine_csv
+    out = tmp_path / "o"
+    args = ["fit", path, "--out", out, "--id-column", "wine_id", "--label-column", "cultivar"]
+    assert main([str(a) for a in [*args, "--epochs", "1", "--quiet", "--no-explorer"]]) == 0
+    embedding = pd.read_csv(out / "embedding.csv")
+    assert embedding["sample"].tolist() == frame["wine_id"].tolist()
+    with np.load(out / "contributions.npz") as f:
+        assert f["samples"].tolist() == frame["wine_id"].tolist()
+        assert "wine_id" not in f["feature_names"].tolist()
+    e = tmp_path / "e.csv"
+    cmd = ["transform", out / "model.safetensors", path, "--id-column", "wine_id", "--out", e]
+    assert main([str(a) for a in cmd]) == 0
+    assert pd.read_csv(e)["sample"].tolist() == frame["wine_id"].tolist()
+    capsys.readouterr()
+    twice = frame.assign(wine_id=["same"] * len(frame))
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    cmd[2] = tmp_path / "twice.csv"
+    assert main([str(a) for a in cmd]) == 2
+    assert "--id-column 'wine_id' has duplicate ids ['same']" in capsys.readouterr().err
+    cmd[3:5] = ["--id-column", "nope"]
+    assert main([str(a) for a in cmd]) == 2
+    assert "no column named ['nope']" in capsys.readouterr().err

@@ -220,7 +220,13 @@ def _fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out_folder(out, FIT_FILES)
     with timer("read"):
-        table = read_table(args.data, args.label_column, tuple(args.drop_columns), args.header)
+        table = read_table(
+            args.data,
+            args.label_column,
+            tuple(args.drop_columns),
+            args.header,
+            id_column=args.id_column,
+        )
     X = table.features
     labels = (
         None
@@ -352,17 +358,31 @@ def _encoder_kwargs(args: argparse.Namespace) -> dict[str, int]:
     return kwargs
 
 
+def _non_numeric_hint(names: list[str] | None) -> str:
+    """What transform and explain (which take no --label-column) say about text columns."""
+    if names is None:
+        return "pass --drop-columns to ignore them"
+    return "the model was fitted on them as numbers"
+
+
 def _load_for(args: argparse.Namespace):
     """The model, and the data file's columns in the model's order."""
     from . import GlassBoxUMAP
     from .io import read_table, select_features
 
     model = GlassBoxUMAP.load(args.model)
-    table = read_table(
-        args.data, getattr(args, "groups", None), tuple(args.drop_columns), args.header
-    )
     names = getattr(model, "feature_names_in_", None)
-    X = select_features(table, None if names is None else list(names), model.n_features_in_)
+    names = None if names is None else list(names)
+    table = read_table(
+        args.data,
+        args.groups,
+        tuple(args.drop_columns),
+        args.header,
+        id_column=args.id_column,
+        features=names,
+        hint=_non_numeric_hint(names),
+    )
+    X = select_features(table, names, model.n_features_in_)
     return model, table, X
 
 
@@ -377,8 +397,16 @@ def _load_map_for(args: argparse.Namespace):
     from .persistence import load_model
 
     _, state = load_model(args.model)
-    table = read_table(args.data, None, tuple(args.drop_columns), args.header)
     names = None if state.feature_names is None else list(state.feature_names)
+    table = read_table(
+        args.data,
+        None,
+        tuple(args.drop_columns),
+        args.header,
+        id_column=args.id_column,
+        features=names,
+        hint=_non_numeric_hint(names),
+    )
     n_features = math.prod(state.map.input_shape)
     return state.map, table, select_features(table, names, n_features)
 
@@ -508,6 +536,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     data_help = "data file: .csv, .tsv, .parquet, .npy or .h5ad (one sample per row)"
     drop_help = "comma-separated columns to ignore (ids, free text)"
+    id_help = (
+        "column of sample ids (unique): written as the sample column of embedding.csv and "
+        "contributions.npz instead of row numbers; not a feature"
+    )
 
     fit = sub.add_parser("fit", help="fit a data file; write embedding, contributions, model")
     fit.add_argument("data", help=data_help)
@@ -529,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --supervised, how strongly labels reshape the graph, 0..1 (default: 0.5)",
     )
     fit.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    fit.add_argument("--id-column", default=None, help=id_help)
     _header_flags(fit)
     fit.add_argument("--n-neighbors", type=int, default=15)
     fit.add_argument("--min-dist", type=float, default=0.1)
@@ -609,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     transform.add_argument("data", help=data_help)
     transform.add_argument("--out", default="embedding.csv", help="CSV to write")
     transform.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    transform.add_argument("--id-column", default=None, help=id_help)
     _header_flags(transform)
     transform.set_defaults(func=_transform)
 
@@ -619,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", default="explanation", help="output folder")
     explain.add_argument("--top", type=int, default=10, help="features per group in the plot")
     explain.add_argument("--drop-columns", type=_columns, default=[], help=drop_help)
+    explain.add_argument("--id-column", default=None, help=id_help)
     _header_flags(explain)
     explain.set_defaults(func=_explain)
 

@@ -120,6 +120,10 @@ def read_table(
     label_column: str | None = None,
     drop_columns: tuple[str, ...] = (),
     header: bool | None = None,
+    *,
+    id_column: str | None = None,
+    features: list[str] | None = None,
+    hint: str = "pass --label-column for a label or --drop-columns to ignore them",
 ) -> Table:
     """Read a data file into numeric features and optional labels.
 
@@ -137,6 +141,14 @@ def read_table(
         For .csv and .tsv: ``None`` reads the first row as column names and refuses a first
         row made only of numbers (a header-less file would lose its first sample); ``True``
         takes it as names all the same; ``False`` reads it as data (columns ``x0, x1, ...``).
+    id_column : str, optional
+        Column of sample ids: the index of the features (and labels), not a feature.
+        Its ids must be unique and not empty.
+    features : list of str, optional
+        The columns a fitted model reads (its ``feature_names_in_``): other columns are
+        ignored whatever they hold. Missing ones are left to :func:`select_features`.
+    hint : str
+        What the error about non-numeric feature columns suggests.
 
     Returns
     -------
@@ -153,26 +165,35 @@ def read_table(
         raise DataError(f"{path}: no such file")
     frame = _read_frame(path, header)
     obs_columns = frame.attrs.get("obs_columns", [])
-    unknown = [
-        c for c in (*drop_columns, *([label_column] if label_column else [])) if c not in frame
-    ]
+    named = (*drop_columns, *(c for c in (label_column, id_column) if c))
+    unknown = [c for c in named if c not in frame]
     if unknown:
         raise DataError(
             f"{path}: no column named {unknown}; columns are {list(frame.columns)[:20]}"
         )
+    if id_column:
+        ids = frame[id_column]
+        if ids.isna().any():
+            raise DataError(f"{path}: --id-column {id_column!r} has empty cells")
+        if ids.duplicated().any():
+            raise DataError(
+                f"{path}: --id-column {id_column!r} has duplicate ids "
+                f"{list(ids[ids.duplicated()].unique()[:5])}"
+            )
+        frame = frame.set_index(id_column)
+        frame.index.name = None
     labels = frame[label_column] if label_column else None
-    drop = {*drop_columns, *obs_columns, *([label_column] if label_column else [])}
-    features = frame[[c for c in frame.columns if c not in drop]]
+    drop = {*drop_columns, *obs_columns, *(c for c in (label_column, id_column) if c)}
+    wanted = None if features is None else {str(c) for c in features}
+    kept = [c for c in frame.columns if c not in drop and (wanted is None or str(c) in wanted)]
+    features = frame[kept]
     non_numeric = [
         str(c)
         for c, dtype in features.dtypes.items()
         if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
     ]
     if non_numeric:
-        raise DataError(
-            f"{path}: non-numeric columns {non_numeric}; pass --label-column for a label "
-            "or --drop-columns to ignore them"
-        )
+        raise DataError(f"{path}: non-numeric columns {non_numeric}; {hint}")
     if features.shape[0] == 0 or features.shape[1] == 0:
         raise DataError(f"{path}: no data ({features.shape[0]} rows, {features.shape[1]} features)")
     missing = features.isna().any()
