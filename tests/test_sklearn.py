@@ -177,3 +177,23 @@ def test_numpy_scalar_parameters_fit_and_save(tmp_path, digits):
     assert type(loaded.min_dist) is float and loaded.min_dist == 0.25
     assert loaded.random_state == 0
     np.testing.assert_array_equal(loaded.transform(X[:5]), reducer.transform(X[:5]))
+
+
+def test_random_state_takes_numpy_generators_as_scikit_learn_does(tmp_path, digits):
+    X, _ = digits
+    for name, make in (
+        ("RandomState", lambda: np.random.RandomState(7)),
+        ("Generator", lambda: np.random.default_rng(7)),
+    ):
+        reducer = GlassBoxUMAP(random_state=make(), **dict(FAST, epochs=1, num_batches=1))
+        first = reducer.fit_transform(X[:80])
+        # The same generator state gives the same fit; the reducer keeps the generator.
+        again = GlassBoxUMAP(random_state=make(), **dict(FAST, epochs=1, num_batches=1))
+        np.testing.assert_array_equal(again.fit_transform(X[:80]), first)
+        assert isinstance(reducer.random_state, (np.random.RandomState, np.random.Generator))
+        reducer.save(tmp_path / f"{name}.safetensors")
+        assert GlassBoxUMAP.load(tmp_path / f"{name}.safetensors").random_state is None
+    with pytest.raises(TypeError, match="random_state: expected None, an int, a numpy"):
+        GlassBoxUMAP(random_state="7", **FAST).fit(X[:50])
+    with pytest.raises(ValueError, match="random_state"):
+        GlassBoxUMAP(random_state=-1, **FAST).fit(X[:50])

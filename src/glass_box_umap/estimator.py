@@ -96,9 +96,12 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         (``tensorboard/``) go here; a temporary directory, deleted after fit, if None.
     restore_best_weights : bool, default True
         End training with the weights of the lowest-loss epoch.
-    random_state : int or None, default None
+    random_state : int, numpy.random.RandomState, numpy.random.Generator or None, default None
         Seed for weights, sampling and PCA. The same seed gives bit-identical
-        embeddings on CPU; the global RNG state is left untouched either way.
+        embeddings on CPU with the same torch thread count; the global RNG state is
+        left untouched either way. A ``RandomState`` or ``Generator`` gives each fit
+        a seed drawn from it (advancing it, as scikit-learn's estimators do); a saved
+        model records ``None`` for it.
     quiet : bool, default False
         Print nothing at all; otherwise show a progress bar.
     extra_callbacks : list of lightning.pytorch.Callback, default []

@@ -100,6 +100,21 @@ def _boolean(name: str, value: Any) -> bool:
     return check.check_bool(name, value)
 
 
+def _random_state(name: str, value: Any) -> int:
+    """An int seed; a numpy ``RandomState`` or ``Generator`` gives one (advancing it, as
+    scikit-learn's estimators do), so that a pipeline's shared generator works here too."""
+    if isinstance(value, np.random.RandomState):
+        return int(value.randint(np.iinfo(np.int32).max))
+    if isinstance(value, np.random.Generator):
+        return int(value.integers(2**63 - 1))
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(
+            f"{name}: expected None, an int, a numpy.random.RandomState or a "
+            f"numpy.random.Generator, got {type(value).__name__}"
+        )
+    return check.check_int(name, value, 0, 2**63 - 1)
+
+
 def _encoder_name(name: str, value: Any) -> str:
     get_encoder_class(value)  # raises, naming encoder_name and the registered names
     return value
@@ -201,7 +216,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "num_workers": [Interval(Integral, 0)],
     "checkpoint_dir": [None, _path],
     "restore_best_weights": [_boolean],
-    "random_state": [None, Interval(Integral, 0, 2**63 - 1)],
+    "random_state": [None, _random_state],
     "quiet": [_boolean],
     "extra_callbacks": [_callbacks],
     "target_weight": [Interval(Real, 0.0, 1.0)],

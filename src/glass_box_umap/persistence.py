@@ -63,6 +63,9 @@ def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> 
     if params["checkpoint_dir"] is not None:
         params["checkpoint_dir"] = str(params["checkpoint_dir"])
     params["encoder_kwargs"] = dict(params["encoder_kwargs"])
+    if isinstance(params.get("random_state"), (np.random.RandomState, np.random.Generator)):
+        # A generator is state, not data: the file says the seed is not reproducible.
+        params["random_state"] = None
     if params.get("trainer_kwargs") is not None:
         params["trainer_kwargs"] = _json_trainer_kwargs(params["trainer_kwargs"])
     input_shape = list(map_.input_shape)
