@@ -370,3 +370,15 @@ def test_load_while_another_process_saves(trained, tmp_path):
         replaced = int(saver.communicate(timeout=30)[0])
     assert loads > 20 and replaced > 100
     assert sizes <= {len(trained.embedding_), 5_000}
+
+
+def test_mixed_str_and_int_column_names_are_refused_as_scikit_learn_does(trained):
+    # Accepted silently, dropping feature_names_in_ (issue 22, item 9).
+    mixed = NAMED.set_axis(["a", 1, "c", "d"], axis=1)
+    with pytest.raises(TypeError, match=r"X: column names must all be strings .* \['int', 'str'\]"):
+        GlassBoxUMAP(**FAST).fit(mixed)
+    with pytest.raises(TypeError, match="X: column names must all be strings"):
+        trained.transform(mixed)
+    # All integers (a frame built from an array) carry no names, as before.
+    unnamed = NAMED.set_axis(range(NAMED.shape[1]), axis=1)
+    np.testing.assert_array_equal(trained.transform(unnamed), trained.transform(NAMED.to_numpy()))

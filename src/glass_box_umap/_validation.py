@@ -191,13 +191,28 @@ def feature_names(X: Any) -> np.ndarray | None:
     """Column names of a DataFrame-like ``X`` when they are all strings, else None.
 
     Like scikit-learn, names are remembered only when every column name is a string;
-    mixed or integer names (a DataFrame built from an array) carry no meaning.
+    integer names (a DataFrame built from an array) carry no meaning, and a mix of
+    strings and other names is refused, as scikit-learn refuses it: some columns would
+    be checked by name and others not.
+
+    Raises
+    ------
+    TypeError
+        Naming ``X`` and the types of its column names, when some are strings and some
+        are not.
     """
     columns = getattr(X, "columns", None)
     if columns is None or isinstance(X, (np.ndarray, torch.Tensor)):
         return None
     names = list(columns)
-    if not names or not all(isinstance(c, str) for c in names):
+    strings = [isinstance(c, str) for c in names]
+    if any(strings) and not all(strings):
+        kinds = sorted({type(c).__name__ for c in names})
+        raise TypeError(
+            f"X: column names must all be strings to be remembered, or none of them; got "
+            f"names of types {kinds}. Convert them with X.columns = X.columns.astype(str)"
+        )
+    if not names or not all(strings):
         return None
     return np.asarray(names, dtype=object)
 
