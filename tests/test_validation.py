@@ -382,3 +382,41 @@ def test_mixed_str_and_int_column_names_are_refused_as_scikit_learn_does(trained
     # All integers (a frame built from an array) carry no names, as before.
     unnamed = NAMED.set_axis(range(NAMED.shape[1]), axis=1)
     np.testing.assert_array_equal(trained.transform(unnamed), trained.transform(NAMED.to_numpy()))
+
+
+def test_save_refuses_read_only_targets_and_follows_symlinks(trained, tmp_path, monkeypatch):
+    # save() replaced a read-only file and a symlink without a word, and in a read-only
+    # folder named its hidden temporary file (issue 22, item 9).
+    import os
+    import tempfile
+
+    locked = tmp_path / "locked.safetensors"
+    locked.write_bytes(b"precious")
+    locked.chmod(0o444)
+    with pytest.raises(PermissionError, match=f"path: '{locked}' is read-only"):
+        trained.save(locked)
+    assert locked.read_bytes() == b"precious"
+
+    real = tmp_path / "models" / "real.safetensors"
+    real.parent.mkdir()
+    trained.save(real)
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(real)
+    before = os.stat(real).st_ino
+    trained.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert os.stat(real).st_ino != before  # the file behind the link was rewritten
+    np.testing.assert_array_equal(GlassBoxUMAP.load(link).embedding_, trained.embedding_)
+    assert sorted(p.name for p in real.parent.iterdir()) == ["real.safetensors"]
+
+    with pytest.raises(IsADirectoryError, match="path: .* is a folder"):
+        trained.save(real.parent)
+
+    def denied(*args, dir=None, **kwargs):  # what a read-only folder does (root may write)
+        raise PermissionError(13, "Permission denied", f"{dir}/.hidden.tmp")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    target = tmp_path / "ro" / "model.safetensors"
+    with pytest.raises(PermissionError, match=f"path: cannot write '{target}': no permission") as e:
+        trained.save(target)
+    assert ".hidden.tmp" not in str(e.value)

@@ -627,7 +627,12 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """Write the fitted model to ``path`` (a safetensors file: weights + JSON metadata)."""
+        """Write the fitted model to ``path`` (a safetensors file: weights + JSON metadata).
+
+        Atomic: a new file renamed over the old one. A symlink is followed (the file it
+        points to is replaced); a read-only file, a folder, or a folder this process
+        cannot write in raise an OSError naming ``path``.
+        """
         from .persistence import save_model
 
         self._check_fitted()

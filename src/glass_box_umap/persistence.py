@@ -48,6 +48,10 @@ _UNSAVED_PARAMS = ("extra_callbacks", "encoder", "precomputed_knn")
 def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> None:
     """Write a fitted model to ``path`` atomically (temporary file in the same folder, then rename).
 
+    A symlink is followed: the file it points to is replaced, the link kept. A
+    read-only file is not replaced (PermissionError naming it), and neither is a
+    folder.
+
     Parameters
     ----------
     path : str or Path
@@ -112,8 +116,15 @@ def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> 
             np.ascontiguousarray(state.pca_components), dtype=torch.float64
         )
 
+    path = _save_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except PermissionError:
+        raise PermissionError(
+            f"path: cannot write {str(path)!r}: no permission to create files in "
+            f"{str(path.parent)!r}"
+        ) from None
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={_METADATA_KEY: meta_json})
@@ -124,6 +135,24 @@ def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _save_target(path: Path) -> Path:
+    """The file a save writes: a symlink's target (the link stays), never a read-only file.
+
+    The save renames a new file over the old one, which would replace a link with a
+    file and ignore a file's read-only mode; both are what a user would not expect.
+    """
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"path: {str(path)!r} is a folder; give the model file's path")
+    if path.exists() and not path.stat().st_mode & 0o222:
+        raise PermissionError(
+            f"path: {str(path)!r} is read-only; make it writable (chmod u+w) to replace it, "
+            "or save elsewhere"
+        )
+    return path
 
 
 def _umask() -> int:
