@@ -420,3 +420,29 @@ def test_save_refuses_read_only_targets_and_follows_symlinks(trained, tmp_path, 
     with pytest.raises(PermissionError, match=f"path: cannot write '{target}': no permission") as e:
         trained.save(target)
     assert ".hidden.tmp" not in str(e.value)
+
+
+def test_a_flipped_weight_byte_is_refused_and_old_files_still_load(trained, tmp_path):
+    # No checksum: a flipped byte loaded silently (issue 22, item 9).
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    good = tmp_path / "good.safetensors"
+    trained.save(good)
+    data = bytearray(good.read_bytes())
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    name = next(k for k in header if k.startswith("encoder."))
+    start = 8 + size + header[name]["data_offsets"][0]
+    data[start] ^= 0x01  # the lowest mantissa bit of a float32 weight: still finite
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"'{bad}': tensor '{name}' does not match its checksum"):
+        GlassBoxUMAP.load(bad)
+    # Files written before the checksum (no sha256 in the metadata) load as they did.
+    meta = json.loads(header["__metadata__"]["glass_box_umap"])
+    assert set(meta.pop("sha256")) == set(load_file(good))
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(good), old, metadata={"glass_box_umap": json.dumps(meta)})
+    np.testing.assert_array_equal(GlassBoxUMAP.load(old).transform(GOOD), trained.transform(GOOD))

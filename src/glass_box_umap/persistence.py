@@ -15,10 +15,15 @@ Format versions: 1 for flat input and a registered encoder (what every version r
 2 adds N-D samples (``input_shape``) and encoders passed as ``encoder=``; 3 adds the
 input scale (a float64 tensor ``scale``), written whenever it is not 1. Files without
 it load with scale 1 and compute as they were saved.
+
+The metadata's ``sha256`` (any format version; older readers ignore it) holds a SHA-256
+of each tensor's dtype, shape and bytes, verified at load: a damaged weight is refused
+by name. Files written before it load unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -96,12 +101,6 @@ def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> 
         "interrupted": state.interrupted,
         "history": state.history,
     }
-    try:
-        meta_json = json.dumps(meta)
-    except TypeError as err:
-        # Name the parameter at fault (encoder_kwargs or metric_kwds holding an array, say).
-        culprit = next((k for k, v in params.items() if not _serialisable(v)), "params")
-        raise TypeError(f"{culprit}: must be JSON-serialisable to save the model ({err})") from None
     # The map's state (encoder weights, float64 mean) under the names format 1 gave them;
     # the float32 projection is rebuilt from the float64 PCA axes, saved as they were fit.
     # Cloned: safetensors refuses tensors that share memory (a module used twice).
@@ -115,7 +114,14 @@ def save_model(path: str | Path, params: dict[str, Any], state: FittedState) -> 
         tensors["pca_components"] = torch.as_tensor(
             np.ascontiguousarray(state.pca_components), dtype=torch.float64
         )
-
+    # A checksum per tensor: a flipped byte in a weight still reads as a finite number.
+    meta["sha256"] = {name: _digest(t) for name, t in sorted(tensors.items())}
+    try:
+        meta_json = json.dumps(meta)
+    except TypeError as err:
+        # Name the parameter at fault (encoder_kwargs or metric_kwds holding an array, say).
+        culprit = next((k for k, v in params.items() if not _serialisable(v)), "params")
+        raise TypeError(f"{culprit}: must be JSON-serialisable to save the model ({err})") from None
     path = _save_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -153,6 +159,14 @@ def _save_target(path: Path) -> Path:
             "or save elsewhere"
         )
     return path
+
+
+def _digest(tensor: torch.Tensor) -> str:
+    """SHA-256 of a tensor's dtype, shape and bytes: what the file's checksum holds."""
+    flat = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+    digest = hashlib.sha256(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+    digest.update(flat.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _umask() -> int:
@@ -251,6 +265,17 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
                 f"path: {str(path)!r} holds {bad} NaN or infinite value(s) in tensor "
                 f"{name!r}; the file is damaged"
             )
+    # Files since issue 22 hold a checksum per tensor; older ones load without it.
+    checksums = meta.get("sha256")
+    if checksums is not None:
+        if not isinstance(checksums, dict):
+            raise ValueError(f"path: {str(path)!r} has a corrupt checksum table")
+        for name, tensor in tensors.items():
+            if name in checksums and _digest(tensor) != checksums[name]:
+                raise ValueError(
+                    f"path: {str(path)!r}: tensor {name!r} does not match its checksum; "
+                    "the file is damaged"
+                )
     return meta, tensors
 
 
