@@ -418,3 +418,34 @@ def test_contributions_frame_is_tidy_and_sums_back():
         contributions_frame(C, samples=[1, 2])
     with pytest.raises(ValueError, match="feature_names: duplicate names \\['a'\\]"):
         contributions_frame(C, ["a", "a", "c"])
+
+
+def test_backed_sparse_anndata_is_read_in_chunks(tmp_path):
+    # read_h5ad(backed="r") with CSR X got "object array holds values that are not real
+    # numbers" (issue 22, item 8).
+    ad = counts_adata(n_obs=150, n_vars=20)
+    ad.write_h5ad(tmp_path / "ref.h5ad")
+    params = dict(n_neighbors=5, random_state=0, **dict(FAST, epochs=2, num_batches=2))
+    memory = gbu.fit(anndata.read_h5ad(tmp_path / "ref.h5ad"), chunk_rows=64, **params)
+    backed = anndata.read_h5ad(tmp_path / "ref.h5ad", backed="r")
+    assert type(backed.X).__module__.startswith("anndata")  # a dataset, not a matrix
+    reducer = gbu.fit(backed, chunk_rows=64, **params)
+    np.testing.assert_array_equal(reducer.embedding_, memory.embedding_)
+    np.testing.assert_array_equal(backed.obsm["X_glassbox_umap"], memory.embedding_)
+    # A query with its genes in another order, mapped from the file 64 rows at a time.
+    query = ad[:, ad.var_names[::-1]].copy()
+    query.write_h5ad(tmp_path / "query.h5ad")
+    on_disk = anndata.read_h5ad(tmp_path / "query.h5ad", backed="r")
+    embedding = gbu.transform(on_disk, memory, chunk_rows=64)
+    np.testing.assert_array_equal(embedding, memory.transform(ad.X))
+    np.testing.assert_allclose(
+        on_disk.obsm["X_glassbox_umap_contributions"],
+        memory.compute_contributions(ad.X),
+        rtol=0,
+        atol=1e-6,
+    )
+    # The estimator itself takes arrays: a backed matrix is refused, saying what to do.
+    with pytest.raises(TypeError, match=r"X: a backed AnnData matrix .* X.to_memory\(\)"):
+        GlassBoxUMAP(**params).fit(backed.X)
+    with pytest.raises(TypeError, match="X: a backed AnnData matrix"):
+        memory.transform(on_disk.X)

@@ -124,6 +124,12 @@ def _dataframe_values(df: Any, name: str) -> np.ndarray:
     return df.to_numpy()
 
 
+def is_backed_sparse(X: Any) -> bool:
+    """Whether ``X`` is a sparse matrix of a backed AnnData (``read_h5ad(backed='r')``):
+    anndata's CSR/CSC dataset, which reads rows from the file when sliced."""
+    return type(X).__module__.startswith("anndata") and hasattr(X, "to_memory")
+
+
 def check_array(X: Any, name: str = "X", accept_sparse: bool = False) -> np.ndarray:
     """Validate a 2-D numeric array and return it as float64 numpy, no data lost.
 
@@ -135,6 +141,13 @@ def check_array(X: Any, name: str = "X", accept_sparse: bool = False) -> np.ndar
         if not accept_sparse:
             raise TypeError(f"{name}: sparse input is not supported here; pass a dense array")
         return _check_sparse(X, name)
+    if is_backed_sparse(X):
+        raise TypeError(
+            f"{name}: a backed AnnData matrix ({type(X).__name__}, read from disk on "
+            "demand) is not an array; load it with X.to_memory() (or adata.to_memory()), "
+            "or pass the AnnData to glass_box_umap.scanpy.fit / transform, which read it "
+            "in chunks of rows"
+        )
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     elif hasattr(X, "to_numpy") and hasattr(X, "dtypes"):

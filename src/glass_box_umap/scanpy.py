@@ -52,6 +52,7 @@ import pandas as pd
 import scipy.sparse
 import torch
 
+from ._validation import is_backed_sparse
 from .estimator import GlassBoxUMAP
 from .explain import explain_groups, l2_share
 
@@ -75,6 +76,31 @@ class _Representation:
     var_index: np.ndarray | None
     label: str  # 'X', "layers['counts']" or "obsm['X_pca']", for messages
     use_rep: str  # as scanpy's use_rep would name it: 'X', an obsm key, or '' (a layer)
+
+
+class _PickedColumns:
+    """Columns of a backed matrix, picked chunk by chunk: ``m[rows]`` reads only ``rows``
+    from the file (fancy column indexing of the whole matrix would read all of it)."""
+
+    def __init__(self, matrix: Any, columns: np.ndarray) -> None:
+        self.matrix, self.columns = matrix, columns
+        self.shape = (matrix.shape[0], len(columns))
+
+    def __getitem__(self, rows: slice) -> Any:
+        return self.matrix[rows][:, self.columns]
+
+
+def _in_memory(matrix: Any, chunk_rows: int) -> Any:
+    """A backed AnnData's sparse matrix read into a CSR matrix, ``chunk_rows`` rows at a
+    time (never densified); anything else as it is. Fitting needs every row at once."""
+    if not is_backed_sparse(matrix):
+        return matrix
+    n_obs = matrix.shape[0]
+    chunks = [
+        scipy.sparse.csr_matrix(matrix[start : start + chunk_rows])
+        for start in range(0, n_obs, chunk_rows)
+    ]
+    return scipy.sparse.vstack(chunks, format="csr")
 
 
 def _check_adata(adata: Any, name: str) -> None:
@@ -405,7 +431,9 @@ def fit(
     Parameters
     ----------
     adata : anndata.AnnData
-        Modified in place (see the module docstring for what goes where).
+        Modified in place (see the module docstring for what goes where). Backed
+        (``read_h5ad(path, backed='r')``) works too: its sparse ``X`` is read into
+        memory in chunks of ``chunk_rows`` rows, still sparse (a fit needs every row).
     use_rep : str, optional
         An ``obsm`` key for the encoder to read (for example ``'X_pca'``); contributions
         are then per column of that representation. By default the encoder reads ``X``.
@@ -471,6 +499,7 @@ def fit(
         max_obsm_values,
     )
 
+    rep = replace(rep, matrix=_in_memory(rep.matrix, chunk_rows))
     reducer.fit(rep.matrix, graph=graph)
     reducer.feature_names_in_ = np.asarray(rep.names, dtype=object)
     adata.obsm[key_added] = reducer.embedding_
@@ -546,9 +575,10 @@ def _query_features(model: GlassBoxUMAP, rep: _Representation) -> tuple[_Represe
             "picked by name; call adata_query.var_names_make_unique() first"
         )
     columns = index.get_indexer(expected)
+    backed = is_backed_sparse(rep.matrix)
     picked = replace(
         rep,
-        matrix=rep.matrix[:, columns],
+        matrix=_PickedColumns(rep.matrix, columns) if backed else rep.matrix[:, columns],
         names=expected,
         var_index=None if rep.var_index is None else columns,
     )
@@ -583,7 +613,8 @@ def transform(
     Parameters
     ----------
     adata_query : anndata.AnnData
-        Modified in place.
+        Modified in place. Backed (``read_h5ad(path, backed='r')``) works too: its
+        sparse ``X`` is read ``chunk_rows`` rows at a time, never whole.
     model : GlassBoxUMAP or str or Path
         A fitted model (what :func:`fit` returns) or the path of one saved with ``save``.
     use_rep, layer : str, optional
