@@ -16,6 +16,7 @@ from glass_box_umap.shapley import (
     MAX_FEATURES,
     TooManyFeaturesError,
     baseline_shapley,
+    coalition_values,
     coalition_weights,
 )
 
@@ -147,6 +148,18 @@ def test_efficiency_on_a_prelu_network_and_batching():
     f32 = baseline_shapley(copy.deepcopy(encoder).float(), X, R)
     assert f32.dtype == np.float32 and f32.shape == (6, 2, 10)
     np.testing.assert_allclose(f32, phi, rtol=0, atol=1e-5 * np.abs(phi).max())
+
+
+def test_coalition_values_are_the_corners_of_the_box():
+    net = _hand_network()
+    values = coalition_values(net, [[1.0, 2.0, 1.0]], [0.0, 0.0, 0.0], dtype="float64")
+    assert values.shape == (1, 8, 2)
+    # Output 0 at coalitions 0 .. 7 (bit j: feature j from x), as in the hand-computed test.
+    np.testing.assert_array_equal(values[0, :, 0], [0, 1, 2, 3, 0, 0, 1, 2])
+    np.testing.assert_array_equal(values[0, :, 1], [0, 1, 0, 1, 0, 1, 0, 1])
+    _, weights = coalition_weights(3)
+    phi = baseline_shapley(net, [[1.0, 2.0, 1.0]], [0.0, 0.0, 0.0], dtype="float64")
+    np.testing.assert_allclose(np.einsum("nsk,sj->nkj", values, weights), phi, atol=1e-15)
 
 
 def test_images_are_enumerated_pixel_by_pixel():

@@ -34,6 +34,7 @@ attribution integrates it along the path only.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -87,6 +88,95 @@ def coalition_weights(n_features: int) -> tuple[np.ndarray, np.ndarray]:
     joined = w[np.clip(size - 1, 0, d - 1)][:, None]  # j is in S: weight of S - j
     apart = w[np.clip(size, 0, d - 1)][:, None]  # j is not in S: weight of S
     return members, np.where(members, joined, -apart)
+
+
+def _check(
+    module: Any, X: Any, baseline: Any, dtype: Any, batch_size: Any, max_features: Any
+) -> tuple[torch.dtype, torch.Tensor, torch.Tensor]:
+    """The arguments of :func:`coalition_values` checked; dtype, X and baseline as tensors."""
+    torch_dtype = resolve_dtype(dtype)
+    for name, value in (("batch_size", batch_size), ("max_features", max_features)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module: expected an nn.Module, got {type(module).__name__}")
+    x, r = check_samples_and_baseline(X, baseline)
+    d = math.prod(x.shape[1:])
+    if d > max_features:
+        raise TooManyFeaturesError(
+            f"max_features: exact Shapley values of {d} features need 2^{d} forward passes "
+            f"per sample, more than max_features={max_features} allows (2^{max_features}); "
+            "raise max_features if that is affordable, or estimate them (shap's "
+            "KernelExplainer with the baseline as its only background row)"
+        )
+    if d == 0:
+        raise ValueError(f"X: expected at least one feature, got shape {tuple(x.shape)}")
+    return torch_dtype, x, r
+
+
+def _values_in_batches(
+    module: nn.Module,
+    x: torch.Tensor,
+    r: torch.Tensor,
+    members: torch.Tensor,
+    torch_dtype: torch.dtype,
+    batch_size: int,
+) -> Iterator[torch.Tensor]:
+    """Coalition values of consecutive groups of samples, each (g, 2^d, n_components)."""
+    n, input_shape = x.shape[0], tuple(x.shape[1:])
+    n_coalitions, d = members.shape
+    model = in_dtype(module, torch_dtype)
+    per_pass = max(1, int(batch_size) // n_coalitions)
+    flat_x = x.reshape(n, d).to(device=members.device, dtype=torch_dtype)
+    flat_r = r.reshape(r.shape[0], d).to(device=members.device, dtype=torch_dtype).expand(n, d)
+    with torch.no_grad():
+        for start in range(0, n, per_pass):
+            xs, rs = flat_x[start : start + per_pass], flat_r[start : start + per_pass]
+            rows = torch.where(members, xs[:, None], rs[:, None])  # (g, 2^d, d)
+            out = model(rows.reshape(-1, *input_shape))
+            if out.ndim != 2 or out.shape[0] != rows.shape[0] * n_coalitions:
+                raise ValueError(
+                    f"module: expected an output of shape ({rows.shape[0] * n_coalitions}, "
+                    f"n_components), got {tuple(out.shape)}"
+                )
+            yield out.reshape(rows.shape[0], n_coalitions, -1)
+
+
+def coalition_values(
+    module: nn.Module,
+    X: Any,
+    baseline: Any,
+    *,
+    dtype: str | torch.dtype = torch.float32,
+    batch_size: int = 65_536,
+    max_features: int = MAX_FEATURES,
+) -> np.ndarray:
+    """``module`` at every corner ``x_S`` of the box between each sample and its baseline.
+
+    Parameters
+    ----------
+    module, X, baseline, dtype, batch_size, max_features
+        As for :func:`baseline_shapley`.
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples, 2^d, n_components), ``dtype``
+        ``values[i, s] = module(x_S)`` for the coalition ``S`` of the features whose bits
+        are set in ``s`` (``members[s]`` of :func:`coalition_weights`): those features from
+        ``X[i]``, the others from the baseline. ``values[i, 0]`` is the baseline's output,
+        ``values[i, -1]`` the sample's. Marginal contributions of feature ``j`` are
+        ``values[:, s | 2^j] - values[:, s]`` for the ``s`` without bit ``j``.
+
+    Raises
+    ------
+    TooManyFeaturesError, ValueError, TypeError
+        As for :func:`baseline_shapley`.
+    """
+    torch_dtype, x, r = _check(module, X, baseline, dtype, batch_size, max_features)
+    members, _ = coalition_weights(math.prod(x.shape[1:]))
+    members_t = torch.as_tensor(members, device=module_device(module))
+    chunks = _values_in_batches(module, x, r, members_t, torch_dtype, batch_size)
+    return torch.cat([v.cpu() for v in chunks]).numpy()
 
 
 def baseline_shapley(
@@ -154,46 +244,23 @@ def baseline_shapley(
     >>> [round(float(v), 6) for v in phi[0, 0] * 6]  # 5/6, 11/6, -2/3: they sum to f(x) = 2
     [5.0, 11.0, -4.0]
     """
-    torch_dtype = resolve_dtype(dtype)
-    for name, value in (("batch_size", batch_size), ("max_features", max_features)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module: expected an nn.Module, got {type(module).__name__}")
-    x, r = check_samples_and_baseline(X, baseline)
+    torch_dtype, x, r = _check(module, X, baseline, dtype, batch_size, max_features)
     n, input_shape = x.shape[0], tuple(x.shape[1:])
-    d = math.prod(input_shape)
-    if d > max_features:
-        raise TooManyFeaturesError(
-            f"max_features: exact Shapley values of {d} features need 2^{d} forward passes "
-            f"per sample, more than max_features={max_features} allows (2^{max_features}); "
-            "raise max_features if that is affordable, or estimate them (shap's "
-            "KernelExplainer with the baseline as its only background row)"
-        )
-    if d == 0:
-        raise ValueError(f"X: expected at least one feature, got shape {tuple(x.shape)}")
+    members, weights = coalition_weights(math.prod(input_shape))
     device = module_device(module)
-    model = in_dtype(module, torch_dtype)
-    members_np, weights_np = coalition_weights(d)
-    members = torch.as_tensor(members_np, device=device)
-    weights = torch.as_tensor(weights_np, device=device)
-    per_pass = max(1, int(batch_size) // 2**d)
-    flat_x = x.reshape(n, d).to(device=device, dtype=torch_dtype)
-    flat_r = r.reshape(r.shape[0], d).to(device=device, dtype=torch_dtype).expand(n, d)
-    values = []
-    with torch.no_grad():
-        for start in range(0, n, per_pass):
-            xs, rs = flat_x[start : start + per_pass], flat_r[start : start + per_pass]
-            rows = torch.where(members, xs[:, None], rs[:, None])  # (g, 2^d, d)
-            out = model(rows.reshape(-1, *input_shape))
-            if out.ndim != 2 or out.shape[0] != rows.shape[0] * 2**d:
-                raise ValueError(
-                    f"module: expected an output of shape ({rows.shape[0] * 2**d}, "
-                    f"n_components), got {tuple(out.shape)}"
-                )
-            v = out.reshape(rows.shape[0], 2**d, -1).double()
-            values.append(torch.einsum("gsk,sj->gkj", v, weights).to(torch_dtype).cpu())
-    return torch.cat(values).reshape(n, -1, *input_shape).numpy()
+    members_t = torch.as_tensor(members, device=device)
+    weights_t = torch.as_tensor(weights, device=device)
+    phi = [
+        torch.einsum("gsk,sj->gkj", v.double(), weights_t).to(torch_dtype).cpu()
+        for v in _values_in_batches(module, x, r, members_t, torch_dtype, batch_size)
+    ]
+    return torch.cat(phi).reshape(n, -1, *input_shape).numpy()
 
 
-__all__ = ["MAX_FEATURES", "TooManyFeaturesError", "baseline_shapley", "coalition_weights"]
+__all__ = [
+    "MAX_FEATURES",
+    "TooManyFeaturesError",
+    "baseline_shapley",
+    "coalition_values",
+    "coalition_weights",
+]
