@@ -95,9 +95,9 @@ EXPLAINS = {
     "random": "-",
 }
 
-#: The exact path is drawn thick and underneath: the methods that coincide with it show.
+#: Exact Shapley and the exact path are drawn thick and pale: the methods that coincide show.
 STYLES = {
-    "exact Shapley": dict(color="tab:orange", lw=2.5),
+    "exact Shapley": dict(color="tab:orange", lw=5, alpha=0.5),
     "contributions": dict(color="tab:blue", ls="--"),
     "exact path": dict(color="black", lw=3.5, alpha=0.45),
     "KernelSHAP, background b": dict(color="tab:green"),
@@ -283,6 +283,7 @@ def attributions(
 
     def kernel(background: np.ndarray | None) -> np.ndarray:
         """KernelSHAP of every sample; ``background`` None: each sample's own baseline."""
+        np.random.seed(seed)  # shap draws its coalitions from numpy's global generator
         values = []
         explainer = None if background is None else shap.KernelExplainer(predict, background)
         for i in range(n):
