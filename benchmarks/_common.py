@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +57,20 @@ def format_table(rows: list[list[str]], n_left: int = 2) -> str:
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """``['lr=0.01', 'input_noise=0']`` -> ``{'lr': 0.01, 'input_noise': 0}``.
+
+    Values are Python literals (numbers, None, dicts); anything else stays a string.
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--set: expected name=value, got {pair!r}")
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+    return params

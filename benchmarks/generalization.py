@@ -32,7 +32,6 @@ the script runs. Nothing here asserts or fails on speed or quality.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 import warnings
@@ -41,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from _common import format_table, header
+from _common import format_table, header, parse_settings
 
 DATASETS = ("digits", "wine", "iris")
 
@@ -158,23 +157,6 @@ def warm_up() -> None:
     X = np.random.default_rng(0).normal(size=(200, 8))
     umap_learn()(X).transform(X[:20])
     ours({"epochs": 2})(X).transform(X[:20])
-
-
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
-    """``['lr=0.01', 'input_noise=0']`` -> ``{'lr': 0.01, 'input_noise': 0}``.
-
-    Values are Python literals (numbers, None, dicts); anything else stays a string.
-    """
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"--set: expected name=value, got {pair!r}")
-        try:
-            params[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            params[name] = value
-    return params
 
 
 def summary(scores: list[Scores]) -> list[str]:

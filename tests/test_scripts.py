@@ -30,7 +30,16 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "benchmarks/generalization.py": ([RULE, r"^iris\s+glass_box_umap\s"], []),
-    "benchmarks/faithfulness.py": ([RULE, r"^wine\s+mean\s+exact path\s+\d"], []),
+    "benchmarks/faithfulness.py": (
+        [
+            RULE,
+            r"^wine\s+mean\s+exact path\s+f\(x\) - f\(b\)\s+\d",
+            r"^wine\s+mean\s+exact Shapley\s+f\(x\) - f\(b\)\s+\d\.\d+\s+\d\.\d+\s+1\.000\s",
+            r"^wine\s+mean\s+KernelSHAP, background b\s+f\(x\) - f\(b\)\s+\d",
+            r"^wine\s+mean\s+KernelSHAP, 100 rows\s+f\(x\) - E f\(100 rows\)\s+\d",
+        ],
+        [],
+    ),
     "benchmarks/update.py": (
         [RULE, r"^warm_start \+ landmarks\s+\d", r"^warm_start\s+\d", r"^fresh fit\s+\d"],
         [],

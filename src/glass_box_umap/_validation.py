@@ -393,3 +393,53 @@ def renamed_keyword(where: str, new: str, value: Any, old: str, old_value: Any) 
         stacklevel=3,
     )
     return old_value
+
+
+def _as_tensor(values: Any, name: str) -> torch.Tensor:
+    if isinstance(values, torch.Tensor):
+        return values.detach()
+    try:
+        return torch.as_tensor(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: expected a numeric array, got {type(values).__name__}") from err
+
+
+def check_samples_and_baseline(X: Any, baseline: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples and their reference point(s), as tensors, for attributions against a baseline.
+
+    Parameters
+    ----------
+    X : array-like or Tensor of shape (n_samples, *input_shape)
+    baseline : array-like or Tensor of shape input_shape, (1, *input_shape) or X's
+
+    Returns
+    -------
+    X : Tensor of shape (n_samples, *input_shape)
+        Float64 unless given as a tensor (then its own dtype), detached.
+    baseline : Tensor of shape (1, *input_shape) or (n_samples, *input_shape)
+
+    Raises
+    ------
+    ValueError
+        Naming ``X`` (not numeric, empty, not a batch, NaN or infinity) or ``baseline``
+        (not numeric, a shape that is neither input_shape nor X's, NaN or infinity).
+    """
+    x = _as_tensor(X, "X")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"X: expected a non-empty batch of shape (n_samples, *input_shape), got "
+            f"{tuple(x.shape)}"
+        )
+    r = _as_tensor(baseline, "baseline")
+    input_shape = tuple(x.shape[1:])
+    if tuple(r.shape) == input_shape:
+        r = r.unsqueeze(0)
+    elif tuple(r.shape) not in ((1, *input_shape), tuple(x.shape)):
+        raise ValueError(
+            f"baseline: expected shape {input_shape} (one reference for all samples) or "
+            f"{tuple(x.shape)} (one per sample), got {tuple(r.shape)}"
+        )
+    for name, values in (("X", x), ("baseline", r)):
+        if not torch.isfinite(values).all():
+            raise ValueError(f"{name}: contains NaN or infinity")
+    return x, r

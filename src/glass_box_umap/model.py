@@ -59,6 +59,14 @@ def in_dtype(module: nn.Module, dtype: torch.dtype, *, always_copy: bool = False
     return copy.deepcopy(module).to(dtype).eval()
 
 
+def module_device(module: nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter (or buffer); the CPU when it has none."""
+    tensor = next(module.parameters(), None)
+    if tensor is None:
+        tensor = next(module.buffers(), None)
+    return torch.device("cpu") if tensor is None else tensor.device
+
+
 def encoder_input_dims(
     input_shape: tuple[int, ...], n_projected: int | None = None
 ) -> int | tuple[int, ...]:
@@ -384,4 +392,5 @@ __all__ = [
     "dense_rows",
     "encoder_input_dims",
     "in_dtype",
+    "module_device",
 ]

@@ -44,10 +44,10 @@ import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import resolve_dtype
+from ._validation import check_samples_and_baseline, resolve_dtype
 from .attribution import batch_jacobian
 from .exactness import scan_encoder
-from .model import GlassBoxMap, RawInputMap, in_dtype
+from .model import GlassBoxMap, RawInputMap, in_dtype, module_device
 
 #: Activations that are linear between fixed kinks: the kinks of a module, as a tuple.
 _KINKS: dict[type[nn.Module], Callable[[nn.Module], tuple[float, ...]]] = {
@@ -298,22 +298,6 @@ def _first_after(crossings: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
     return beyond.amin(1).clamp(max=1.0)
 
 
-def _as_batch(values: Any, name: str) -> torch.Tensor:
-    if isinstance(values, torch.Tensor):
-        return values.detach()
-    try:
-        return torch.as_tensor(np.asarray(values, dtype=np.float64))
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name}: expected a numeric array, got {type(values).__name__}") from err
-
-
-def _module_device(module: nn.Module) -> torch.device:
-    tensor = next(module.parameters(), None)
-    if tensor is None:
-        tensor = next(module.buffers(), None)
-    return torch.device("cpu") if tensor is None else tensor.device
-
-
 def path_contributions(
     module: nn.Module,
     X: Any,
@@ -404,24 +388,8 @@ def path_contributions(
     if not isinstance(module, nn.Module):
         raise TypeError(f"module: expected an nn.Module, got {type(module).__name__}")
     check_piecewise_linear(module)
-    x = _as_batch(X, "X")
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(
-            f"X: expected a non-empty batch of shape (n_samples, *input_shape), got "
-            f"{tuple(x.shape)}"
-        )
-    r = _as_batch(baseline, "baseline")
+    x, r = check_samples_and_baseline(X, baseline)
     input_shape = tuple(x.shape[1:])
-    if tuple(r.shape) == input_shape:
-        r = r.unsqueeze(0)
-    elif tuple(r.shape) not in ((1, *input_shape), tuple(x.shape)):
-        raise ValueError(
-            f"baseline: expected shape {input_shape} (one reference for all samples) or "
-            f"{tuple(x.shape)} (one per sample), got {tuple(r.shape)}"
-        )
-    for name, values in (("X", x), ("baseline", r)):
-        if not torch.isfinite(values).all():
-            raise ValueError(f"{name}: contains NaN or infinity")
     if isinstance(module, RawInputMap):
         # Centre in float64 and walk the centred map: centring raw samples in float32
         # (proline ~750, or an offset of 1e4) loses the digits the path is made of, and
@@ -430,7 +398,7 @@ def path_contributions(
         x, r = x.double() - mean, r.double() - mean
         module = module.map
     owner = _describe(module)
-    device = _module_device(module)
+    device = module_device(module)
     model = copy.deepcopy(module).to(torch_dtype).eval()
     tracer = _Tracer(model)
     contributions, pieces, errors, unverified = [], [], [], 0
