@@ -33,8 +33,8 @@ import torch
 from torch import nn
 
 from . import _validation as check
+from .affinity import EdgeList
 from .attribution import batch_jacobian, contributions
-from .graph import EdgeList
 
 #: Inference batches are padded to at least this many rows; see :meth:`GlassBoxMap.batches`.
 MIN_ROWS = 16
