@@ -40,7 +40,7 @@ from sklearn.manifold import trustworthiness
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from glass_box_umap import GlassBoxUMAP, graph, sampling
+from glass_box_umap import GlassBoxUMAP, affinity, sampling
 from glass_box_umap.encoders import MLPEncoder
 from glass_box_umap.loss import find_ab_params, umap_loss
 
@@ -77,7 +77,7 @@ def fit_with(
 
 def step_milliseconds(
     X: np.ndarray,
-    edges: graph.EdgeList,
+    edges: affinity.EdgeList,
     static_shapes: bool,
     batch_size: int,
     runs: int,
@@ -134,7 +134,7 @@ def step_table(quick: bool) -> None:
     n, d, batch_size, runs, steps = STEP_CASE_QUICK if quick else STEP_CASE
     X = make_data(n, d)
     start = time.perf_counter()
-    edges = graph.build_graph(X, n_neighbors=15, random_state=0)
+    edges = affinity.build_graph(X, n_neighbors=15, random_state=0)
     print(
         f"\nmixture {n}x{d} ({len(edges.head)} directed edges, graph in "
         f"{time.perf_counter() - start:.0f} s), batch_size={batch_size}, default encoder; "

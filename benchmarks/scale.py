@@ -215,7 +215,8 @@ def run_case(name: str, device: str) -> dict:
     import torch
     from sklearn.manifold import trustworthiness
 
-    from glass_box_umap import GlassBoxUMAP, graph, training
+    from glass_box_umap import GlassBoxUMAP, affinity, training
+    from glass_box_umap.nearest_neighbors import resolve_knn_method
 
     n, d, kwargs, graphs = CASES[name]
     training.USE_CUDA_GRAPHS = graphs
@@ -238,9 +239,10 @@ def run_case(name: str, device: str) -> dict:
 
         return wrapper
 
-    graph.nearest_neighbors = timed(graph.nearest_neighbors, "knn")
-    graph.fuzzy_simplicial_set = timed(graph.fuzzy_simplicial_set, "graph")
-    method = graph.resolve_knn_method(
+    # Patched where build_graph looks them up.
+    affinity.nearest_neighbors = timed(affinity.nearest_neighbors, "knn")
+    affinity.fuzzy_simplicial_set = timed(affinity.fuzzy_simplicial_set, "graph")
+    method = resolve_knn_method(
         kwargs.get("knn_method", "auto"), n, "euclidean", "cuda" if device == "cuda" else None
     )
     reducer = GlassBoxUMAP(random_state=0, quiet=True, **kwargs)

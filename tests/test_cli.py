@@ -204,8 +204,8 @@ def test_precomputed_neighbours_metric_and_graph_knobs_from_the_command_line(
     wine_csv, tmp_path, capsys
 ):
     from glass_box_umap.cli import main
-    from glass_box_umap.graph import exact_knn
     from glass_box_umap.model import input_scale
+    from glass_box_umap.nearest_neighbors import exact_knn
 
     path, frame = wine_csv
     X = frame.drop(columns=["wine_id", "cultivar"]).to_numpy(dtype=np.float64)

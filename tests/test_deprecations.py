@@ -85,3 +85,36 @@ def test_tidy_frame_says_its_components_now_count_from_zero(contributions):
     with pytest.warns(FutureWarning, match="now counts from 0"):
         frame = contributions_frame(C)
     assert sorted(frame["component"].unique()) == [0, 1]
+
+
+def test_graph_module_is_split_and_its_names_resolve_with_a_warning():
+    import pickle
+
+    from glass_box_umap import affinity, nearest_neighbors
+    from glass_box_umap import graph as old
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from glass_box_umap.nearest_neighbors import exact_knn as new_exact_knn
+    with pytest.warns(FutureWarning, match="import exact_knn from glass_box_umap.nearest_neig"):
+        from glass_box_umap.graph import exact_knn
+    assert exact_knn is new_exact_knn
+    for name in old.__all__:
+        # affinity imports from nearest_neighbors, never the other way round.
+        new = nearest_neighbors if hasattr(nearest_neighbors, name) else affinity
+        with pytest.warns(FutureWarning, match=f"import {name} from {new.__name__}"):
+            assert getattr(old, name) is getattr(new, name)
+    assert len(old.__all__) == 31 and "build_graph" in dir(old)
+    for gone in ("_refine", "check_n_neighbors", "torch"):
+        with pytest.raises(AttributeError, match=f"has no attribute '{gone}'"):
+            getattr(old, gone)
+    # A pickle written before the split names glass_box_umap.graph.EdgeList.
+    edges = affinity.EdgeList(np.array([0, 1]), np.array([1, 0]), np.ones(2, np.float32), 2)
+    before = pickle.dumps(edges, protocol=0).replace(
+        b"glass_box_umap.affinity", b"glass_box_umap.graph"
+    )
+    assert b"glass_box_umap.graph\nEdgeList" in before
+    with pytest.warns(FutureWarning, match="import EdgeList from glass_box_umap.affinity"):
+        loaded = pickle.loads(before)
+    assert type(loaded) is affinity.EdgeList and loaded.n_vertices == 2
+    np.testing.assert_array_equal(loaded.head, edges.head)

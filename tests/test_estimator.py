@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch import Callback
 
 from glass_box_umap import GlassBoxUMAP, training
-from glass_box_umap.graph import EdgeList
+from glass_box_umap.affinity import EdgeList
 from glass_box_umap.normalisation import fold_batch_rms
 
 from .conftest import FAST

@@ -4,15 +4,9 @@ import scipy.sparse
 from sklearn.datasets import load_digits
 from sklearn.neighbors import NearestNeighbors
 
-from glass_box_umap import graph
-from glass_box_umap.graph import (
-    EdgeList,
-    build_graph,
-    exact_knn,
-    fuzzy_simplicial_set,
-    nearest_neighbors,
-    smooth_knn_dist,
-)
+from glass_box_umap import nearest_neighbors as neighbours
+from glass_box_umap.affinity import EdgeList, build_graph, fuzzy_simplicial_set, smooth_knn_dist
+from glass_box_umap.nearest_neighbors import exact_knn, nearest_neighbors
 
 from .conftest import require_module
 
@@ -24,7 +18,7 @@ def X() -> np.ndarray:
     return load_digits().data[:600].astype(np.float32)
 
 
-@pytest.mark.parametrize("metric", graph.METRICS)
+@pytest.mark.parametrize("metric", neighbours.METRICS)
 def test_exact_knn_matches_brute_force(X, metric):
     idx, dist = exact_knn(X, 15, metric, block_size=128)
     ref_dist, _ = (
@@ -53,7 +47,7 @@ def test_smooth_knn_dist_matches_umap(X):
     np.testing.assert_allclose(sigma, ref_sigma, rtol=1e-4)
 
 
-@pytest.mark.parametrize("metric", graph.METRICS)
+@pytest.mark.parametrize("metric", neighbours.METRICS)
 def test_fuzzy_simplicial_set_matches_umap(X, metric):
     idx, dist = exact_knn(X, 15, metric)
     ours = fuzzy_simplicial_set(idx, dist)
@@ -84,15 +78,15 @@ def test_pynndescent_above_threshold_finds_nearly_all_neighbours(monkeypatch):
     no size avoids; it runs by default so that the large-data path is tested in every CI.
     """
     X = load_digits().data[:300].astype(np.float32)
-    monkeypatch.setattr(graph, "EXACT_KNN_MAX_SAMPLES", 100)
+    monkeypatch.setattr(neighbours, "EXACT_KNN_MAX_SAMPLES", 100)
     searched = []
-    original = graph.approximate_knn
+    original = neighbours.approximate_knn
 
     def spy(X, *args, **kwargs):
         searched.append(len(X))
         return original(X, *args, **kwargs)
 
-    monkeypatch.setattr(graph, "approximate_knn", spy)
+    monkeypatch.setattr(neighbours, "approximate_knn", spy)
     idx, dist = nearest_neighbors(X, 15, "euclidean", random_state=0)
     assert searched == [300]
     exact_idx, exact_dist = exact_knn(X, 15)

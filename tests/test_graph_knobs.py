@@ -13,19 +13,22 @@ from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from glass_box_umap import graph
-from glass_box_umap.graph import (
+from glass_box_umap import affinity
+from glass_box_umap import nearest_neighbors as neighbours
+from glass_box_umap.affinity import (
     build_graph,
-    check_metric,
-    check_precomputed_knn,
     default_disconnection_distance,
-    exact_knn,
     fuzzy_simplicial_set,
-    knn_from_distances,
-    resolve_knn_method,
     smooth_knn_dist,
 )
 from glass_box_umap.loss import find_ab_params
+from glass_box_umap.nearest_neighbors import (
+    check_metric,
+    check_precomputed_knn,
+    exact_knn,
+    knn_from_distances,
+    resolve_knn_method,
+)
 
 from .conftest import require_module
 
@@ -66,18 +69,18 @@ def _assert_same_graph(ours, ref, atol=1e-6):
     assert abs(ours - ref).max() <= atol
 
 
-def _edges(e: graph.EdgeList) -> tuple:
+def _edges(e: affinity.EdgeList) -> tuple:
     return e.head.tobytes(), e.tail.tobytes(), e.weight.tobytes(), e.n_vertices
 
 
 # ---------------------------------------------------------------- metrics
 def test_metric_names_are_pynndescents_and_umap_learns_disconnection_defaults():
     distances = require_module("pynndescent.distances")
-    assert set(graph.PYNNDESCENT_METRICS) == set(distances.named_distances)
-    assert set(graph.METRICS) <= set(graph.PYNNDESCENT_METRICS)
-    assert set(graph.METRIC_ALIASES.values()) <= set(graph.METRICS)
-    assert set(graph.FAISS_METRICS) <= set(graph.METRICS)
-    for metric in graph.ALL_METRICS:
+    assert set(neighbours.PYNNDESCENT_METRICS) == set(distances.named_distances)
+    assert set(neighbours.METRICS) <= set(neighbours.PYNNDESCENT_METRICS)
+    assert set(neighbours.METRIC_ALIASES.values()) <= set(neighbours.METRICS)
+    assert set(neighbours.FAISS_METRICS) <= set(neighbours.METRICS)
+    for metric in neighbours.ALL_METRICS:
         expected = umap_.DISCONNECTION_DISTANCES.get(metric, np.inf)
         assert default_disconnection_distance(metric) == expected
 
@@ -182,7 +185,7 @@ def test_metric_errors_name_the_argument_before_any_search(
     def no_search(*args, **kwargs):
         raise AssertionError("searched before checking")
 
-    monkeypatch.setattr(graph, "nearest_neighbors", no_search)
+    monkeypatch.setattr(affinity, "nearest_neighbors", no_search)
     with pytest.raises(error, match=match):
         check_metric(metric, kwds, knn_method)
     with pytest.raises(error, match=match):
@@ -207,7 +210,7 @@ def test_pynndescent_receives_metric_and_keywords_and_puts_self_first(X, knn, mo
             self.neighbor_graph = (answer_idx, answer_dist)
 
     monkeypatch.setattr(pynndescent, "NNDescent", FakeNNDescent)
-    got_idx, got_dist = graph.nearest_neighbors(
+    got_idx, got_dist = neighbours.nearest_neighbors(
         X, K, "minkowski", 0, knn_method="pynndescent", metric_kwds={"p": 3}
     )
     assert calls[-1]["metric"] == "minkowski" and calls[-1]["metric_kwds"] == {"p": 3}
@@ -216,7 +219,7 @@ def test_pynndescent_receives_metric_and_keywords_and_puts_self_first(X, knn, mo
     minkowski3 = np.linalg.norm(X[got_idx] - X[:, None, :], ord=3, axis=-1)
     np.testing.assert_allclose(got_dist, minkowski3, rtol=1e-5, atol=1e-5)
 
-    got_idx, got_dist = graph.nearest_neighbors(X, K, "canberra", knn_method="auto")
+    got_idx, got_dist = neighbours.nearest_neighbors(X, K, "canberra", knn_method="auto")
     assert calls[-1]["metric"] == "canberra" and calls[-1]["metric_kwds"] is None
     assert (got_idx[:, 0] == np.arange(len(X))).all() and (got_dist[:, 0] == 0).all()
     # Row 0: itself replaced the farthest candidate; row 1: the missing one became a
@@ -232,7 +235,7 @@ def test_pynndescent_receives_metric_and_keywords_and_puts_self_first(X, knn, mo
 def test_pynndescent_serves_minkowski_p3_and_canberra(digits):
     """Real pynndescent (about a minute of numba compilation per metric on 2 cores)."""
     for metric, kwds in [("minkowski", {"p": 3}), ("canberra", None)]:
-        idx, dist = graph.approximate_knn(digits, K, metric, 0, metric_kwds=kwds)
+        idx, dist = neighbours.approximate_knn(digits, K, metric, 0, metric_kwds=kwds)
         D = pairwise_distances(digits.astype(np.float64), metric=metric, **(kwds or {}))
         rows = np.arange(len(digits))[:, None]
         assert (idx[:, 0] == rows[:, 0]).all()
@@ -242,7 +245,7 @@ def test_pynndescent_serves_minkowski_p3_and_canberra(digits):
 
 def test_faiss_serves_sqeuclidean(X, knn):
     require_module("faiss")
-    idx, dist = graph.faiss_knn(X, K, "sqeuclidean")
+    idx, dist = neighbours.faiss_knn(X, K, "sqeuclidean")
     np.testing.assert_array_equal(idx, knn[0])
     np.testing.assert_allclose(dist, knn[1] ** 2, rtol=1e-5)
 
@@ -377,7 +380,7 @@ def test_knob_errors_name_the_parameter_before_any_search(
     def no_search(*args, **kw):
         raise AssertionError("searched before checking")
 
-    monkeypatch.setattr(graph, "nearest_neighbors", no_search)
+    monkeypatch.setattr(affinity, "nearest_neighbors", no_search)
     with pytest.raises(error, match=match):
         build_graph(X, K, **kwargs)
     with pytest.raises(error, match=match):
@@ -402,7 +405,7 @@ def test_precomputed_knn_gives_the_bit_identical_graph(X, knn, monkeypatch):
     def no_search(*args, **kw):
         raise AssertionError("precomputed_knn must skip the search")
 
-    monkeypatch.setattr(graph, "nearest_neighbors", no_search)
+    monkeypatch.setattr(affinity, "nearest_neighbors", no_search)
     for given in (knn, wide, (*wide, None), [wide[0].astype(np.int32), wide[1].astype(np.float64)]):
         assert _edges(build_graph(X, K, precomputed_knn=given, **kwargs)) == _edges(computed)
 
@@ -558,7 +561,7 @@ def test_precomputed_distance_matrix_gives_the_euclidean_graph(X, knn):
     _assert_same_graph(ours, ref)
     _assert_same_graph(ours, fuzzy_simplicial_set(*knn), atol=1e-5)
     edges = build_graph(D, K, "precomputed")
-    assert _edges(edges) == _edges(graph.EdgeList.from_sparse(ours))
+    assert _edges(edges) == _edges(affinity.EdgeList.from_sparse(ours))
     # inf: not a neighbour. Far entries made infinite change nothing.
     far = D > np.sort(D, axis=1)[:, [K + 3]]
     assert _edges(build_graph(np.where(far, np.inf, D), K, "precomputed")) == _edges(edges)
@@ -649,7 +652,7 @@ def test_distance_matrix_errors(X, fault, match, sparse):
 
 
 # ---------------------------------------------------------------- magnitudes
-def _graph(e: graph.EdgeList) -> scipy.sparse.csr_matrix:
+def _graph(e: affinity.EdgeList) -> scipy.sparse.csr_matrix:
     return scipy.sparse.csr_matrix((e.weight, (e.head, e.tail)), shape=(e.n_vertices,) * 2)
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from glass_box_umap.graph import EdgeList
+from glass_box_umap.affinity import EdgeList
 from glass_box_umap.loss import find_ab_params, umap_loss
 from glass_box_umap.sampling import EdgeSampler
 

@@ -14,8 +14,8 @@ from safetensors import safe_open
 from sklearn.manifold import trustworthiness
 
 from glass_box_umap import GlassBoxUMAP
+from glass_box_umap.affinity import EdgeList
 from glass_box_umap.encoders.mlp import MLPEncoder
-from glass_box_umap.graph import EdgeList
 from glass_box_umap.model import input_scale
 from glass_box_umap.normalisation import (
     BatchRMS,

@@ -11,15 +11,15 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.manifold import trustworthiness
 
-from glass_box_umap import GlassBoxUMAP, graph, training
-from glass_box_umap.graph import (
+from glass_box_umap import GlassBoxUMAP, affinity, training
+from glass_box_umap import nearest_neighbors as neighbours
+from glass_box_umap.affinity import fuzzy_simplicial_set, smooth_knn_dist
+from glass_box_umap.nearest_neighbors import (
     _refine,
     exact_knn,
     faiss_knn,
-    fuzzy_simplicial_set,
     nearest_neighbors,
     resolve_knn_method,
-    smooth_knn_dist,
 )
 from glass_box_umap.training import _StepCounter, check_trainer_kwargs
 
@@ -38,7 +38,7 @@ def _recall(a: np.ndarray, b: np.ndarray) -> float:
 
 # ---------------------------------------------------------------- nearest neighbours
 def test_auto_knn_method():
-    small, large = graph.EXACT_KNN_MAX_SAMPLES, graph.EXACT_KNN_MAX_SAMPLES + 1
+    small, large = neighbours.EXACT_KNN_MAX_SAMPLES, neighbours.EXACT_KNN_MAX_SAMPLES + 1
     assert resolve_knn_method("auto", small, "euclidean", None) == "exact"
     assert resolve_knn_method("auto", large, "euclidean", "cuda") == "exact"
     assert resolve_knn_method("auto", large, "cosine", "cpu") == "pynndescent"
@@ -51,8 +51,8 @@ def test_auto_knn_method():
 def test_exact_knn_blocks_bound_memory_without_changing_results(X, metric, monkeypatch):
     full_idx, full_dist = exact_knn(X, 15, metric, block_size=len(X))
     # A budget of 64 rows x 500 scores: the default block size must follow it.
-    monkeypatch.setattr(graph, "EXACT_KNN_BLOCK_BYTES", 64 * len(X) * 4)
-    assert graph._block_rows(len(X), torch.device("cpu")) == 64
+    monkeypatch.setattr(neighbours, "EXACT_KNN_BLOCK_BYTES", 64 * len(X) * 4)
+    assert neighbours._block_rows(len(X), torch.device("cpu")) == 64
     idx, dist = exact_knn(X, 15, metric)
     np.testing.assert_array_equal(idx, full_idx)
     np.testing.assert_array_equal(dist, full_dist)
@@ -76,7 +76,7 @@ def test_refine_puts_self_first_and_fills_missing_candidates():
 def test_smooth_knn_dist_in_chunks_is_the_same(X, monkeypatch):
     _, dist = exact_knn(X, 15)
     whole = smooth_knn_dist(dist, 15.0)
-    monkeypatch.setattr(graph, "_SMOOTH_K_CHUNK", 7)
+    monkeypatch.setattr(affinity, "_SMOOTH_K_CHUNK", 7)
     chunked = smooth_knn_dist(dist, 15.0)
     for a, b in zip(whole, chunked, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -89,7 +89,7 @@ def test_faiss_flat_is_exact_and_hnsw_finds_nearly_all(X, monkeypatch):
     # Digits have many tied distances, which the two searches may break differently.
     assert _recall(idx, exact_idx) > 0.99
     np.testing.assert_allclose(dist, exact_dist, atol=1e-4)
-    monkeypatch.setattr(graph, "EXACT_KNN_MAX_SAMPLES", 100)
+    monkeypatch.setattr(neighbours, "EXACT_KNN_MAX_SAMPLES", 100)
     idx, dist = nearest_neighbors(X, 15, knn_method="faiss")
     assert _recall(idx, exact_idx) > 0.95
     assert (idx[:, 0] == np.arange(len(X))).all()

@@ -20,8 +20,8 @@ import glass_box_umap._validation as validation_module
 import glass_box_umap.model as model_module
 from glass_box_umap import GlassBoxUMAP, contributions_frame
 from glass_box_umap import scanpy as gbu
+from glass_box_umap.affinity import fuzzy_simplicial_set
 from glass_box_umap.explain import explain_groups
-from glass_box_umap.graph import fuzzy_simplicial_set
 
 from .conftest import FAST
 

@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 from glass_box_umap import GlassBoxUMAP
-from glass_box_umap.graph import EdgeList
+from glass_box_umap.affinity import EdgeList
 from glass_box_umap.supervised import intersect_with_labels, label_codes
 
 from .conftest import FAST

@@ -11,7 +11,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 from glass_box_umap import GlassBoxUMAP, training
-from glass_box_umap.graph import build_graph
+from glass_box_umap.affinity import build_graph
 from glass_box_umap.sampling import EdgeSampler
 
 from .conftest import FAST, forward64

@@ -9,7 +9,7 @@ import scipy.sparse
 from sklearn.metrics import pairwise_distances
 
 from glass_box_umap import GlassBoxUMAP
-from glass_box_umap.graph import exact_knn
+from glass_box_umap.nearest_neighbors import exact_knn
 
 from .conftest import FAST
 

@@ -16,6 +16,10 @@ import torch
 
 #: Integers beyond this magnitude are not exactly representable in float32.
 _FLOAT32_EXACT_INT = 2**24
+_INEXACT_INTEGERS = (
+    "{name}: integer values beyond +/-2**24 would lose precision in float32; "
+    "scale them or pass floats"
+)
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -66,9 +70,15 @@ def _check_sparse(X: Any, name: str) -> Any:
         raise ValueError(f"{name}: empty sparse matrix of shape {X.shape}")
     if X.dtype == np.bool_ or X.dtype.kind not in "fiu":
         raise TypeError(f"{name}: expected real numbers (float or int), got dtype {X.dtype}")
+    if X.dtype.kind in "iu" and X.nnz and np.abs(X.data).max() > _FLOAT32_EXACT_INT:
+        raise ValueError(_INEXACT_INTEGERS.format(name=name))
     X = X.tocsr().astype(np.float64)
     if X.nnz and not np.isfinite(X.data).all():
-        raise ValueError(f"{name}: contains NaN or infinity")
+        # The first in row-major order, as for dense input.
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        bad = ~np.isfinite(X.data)
+        i, j = min(zip(rows[bad].tolist(), X.indices[bad].tolist(), strict=True))
+        raise ValueError(f"{name}: contains NaN or infinity (first at row {i}, column {j})")
     if X.nnz and np.abs(X.data).max() > np.finfo(np.float32).max:
         raise ValueError(f"{name}: values beyond the float32 range (+/-3.4e38); rescale them")
     return X
@@ -149,8 +159,15 @@ def check_array(X: Any, name: str = "X", accept_sparse: bool = False) -> np.ndar
             "in chunks of rows"
         )
     if isinstance(X, torch.Tensor):
+        if X.dtype == torch.bfloat16:
+            # numpy has no bfloat16: .numpy() would raise without naming X.
+            raise TypeError(
+                f"{name}: bfloat16 keeps only ~3 significant digits, too few for neighbour "
+                "distances; convert to float32"
+            )
         X = X.detach().cpu().numpy()
-    elif hasattr(X, "to_numpy") and hasattr(X, "dtypes"):
+    elif hasattr(X, "to_numpy") and hasattr(X, "dtypes") and hasattr(X, "columns"):
+        # A DataFrame; a Series (no columns) is 1-D and refused below as such.
         X = _dataframe_values(X, name)
     try:
         arr = np.asarray(X)
@@ -186,10 +203,7 @@ def check_array(X: Any, name: str = "X", accept_sparse: bool = False) -> np.ndar
         )
     if arr.dtype.kind in "iu":
         if arr.size and np.abs(arr).max() > _FLOAT32_EXACT_INT:
-            raise ValueError(
-                f"{name}: integer values beyond +/-2**24 would lose precision in float32; "
-                "scale them or pass floats"
-            )
+            raise ValueError(_INEXACT_INTEGERS.format(name=name))
     elif not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(

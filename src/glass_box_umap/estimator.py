@@ -4,7 +4,8 @@ The story of a fit (:meth:`GlassBoxUMAP.fit`; the stages are in :mod:`.fitting`)
 
 1. check parameters and data (nothing expensive happens before this passes);
 2. centre the data on its mean and, optionally, project it on its first principal axes;
-3. build UMAP's fuzzy nearest-neighbour graph (:mod:`.graph`);
+3. build UMAP's fuzzy nearest-neighbour graph (neighbours from :mod:`.nearest_neighbors`,
+   the fuzzy set from :mod:`.affinity`);
 4. train a locally linear encoder with the UMAP loss on weighted edge batches drawn
    on the training device (:mod:`.training`), keeping the lowest-loss weights;
 5. commit the fitted map (:mod:`.model`) and embed the training data.
@@ -50,14 +51,14 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         How tightly points may pack in the embedding, in [0, ``spread``].
     metric : str, default 'euclidean'
         Distance for the nearest-neighbour graph: any metric pynndescent knows
-        (:data:`glass_box_umap.graph.ALL_METRICS`, with ``metric_kwds``), searched exactly
-        for ``euclidean``, ``sqeuclidean``, ``manhattan``, ``chebyshev``, ``minkowski``,
-        ``cosine`` and ``correlation`` up to 20,000 samples (``knn_method``). With
-        ``'precomputed'``, ``X`` is a square distance matrix (dense or sparse; missing
-        entries are not neighbours): the graph is read off it, and its rows are also the
-        encoder's features, so ``transform`` takes distances of new samples to the
-        training samples, shape (n_new, n_samples), and contributions are per training
-        sample.
+        (:data:`glass_box_umap.nearest_neighbors.ALL_METRICS`, with ``metric_kwds``),
+        searched exactly for ``euclidean``, ``sqeuclidean``, ``manhattan``, ``chebyshev``,
+        ``minkowski``, ``cosine`` and ``correlation`` up to 20,000 samples
+        (``knn_method``). With ``'precomputed'``, ``X`` is a square distance matrix (dense
+        or sparse; missing entries are not neighbours): the graph is read off it, and its
+        rows are also the encoder's features, so ``transform`` takes distances of new
+        samples to the training samples, shape (n_new, n_samples), and contributions are
+        per training sample.
     n_components : int, default 2
         Dimension of the embedding.
     negative_sample_rate : int, default 5
@@ -207,7 +208,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         ``compute_contributions`` and ``save`` use; on CPU, in eval mode.
     encoder_ : nn.Module
         The trained encoder, ``map_.encoder``.
-    graph_ : glass_box_umap.graph.EdgeList or None
+    graph_ : glass_box_umap.affinity.EdgeList or None
         The fuzzy graph trained on (None for a loaded model).
     a_, b_ : float
         Embedding similarity curve ``1 / (1 + a d^(2b))`` fitted from ``min_dist``.

@@ -3,8 +3,9 @@
 1. :class:`Seeds`: every seed of the fit, drawn from ``random_state``;
 2. :func:`prepare_map`: the untrained map (a new encoder, or the fitted one with
    ``warm_start``; the training mean; PCA axes; the input scale) and the encoder inputs;
-3. :func:`fuzzy_graph`: UMAP's fuzzy nearest-neighbour graph (:mod:`.graph`), or a given
-   one (:func:`known_graph` checks it before any work), and the curve's ``a, b``;
+3. :func:`fuzzy_graph`: UMAP's fuzzy nearest-neighbour graph (neighbours from
+   :mod:`.nearest_neighbors`, the fuzzy set from :mod:`.affinity`), or a given one
+   (:func:`known_graph` checks it before any work), and the curve's ``a, b``;
 4. :func:`train_map`: the encoder trained with the UMAP loss on weighted edge batches
    drawn on the training device (:mod:`.training`), keeping the lowest-loss weights.
 
@@ -25,10 +26,11 @@ import scipy.sparse
 import torch
 from torch import nn
 
+from .affinity import EdgeList, build_graph, check_graph
 from .encoders import SHIPPED_ENCODERS, build_encoder, make_encoder
 from .exactness import warn_if_inexact
-from .graph import EdgeList, build_graph, check_graph, check_precomputed_knn
 from .model import GlassBoxMap, encoder_input_dims, input_scale
+from .nearest_neighbors import check_precomputed_knn
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,17 @@ import torch
 from torch import nn
 
 from . import _validation as check
+from .affinity import EdgeList
 from .attribution import batch_jacobian, contributions
-from .graph import EdgeList
 
 #: Inference batches are padded to at least this many rows; see :meth:`GlassBoxMap.batches`.
 MIN_ROWS = 16
 #: Rows of sparse input densified at a time.
 DENSE_CHUNK = 16_384
+#: Smallest deviation from the mean that the largest one may have at fit: below it, the
+#: deviations that matter at float32 precision (down to 2**-24 of the largest) are
+#: subnormal in float32 and lose bits, or become 0.
+SMALLEST_DEVIATION = 2.0**-102
 
 
 def dense_rows(X: Any) -> np.ndarray:
@@ -238,13 +242,24 @@ class GlassBoxMap(nn.Module):
         width = mean.shape[0] if self.projection is None else self.projection.shape[0]
         inputs = torch.empty((X.shape[0], width), dtype=torch.float32)
         projection = None if self.projection is None else self.projection.float().cpu()
+        largest = 0.0
         for start in range(0, X.shape[0], DENSE_CHUNK):
             rows = slice(start, start + DENSE_CHUNK)
-            chunk = torch.as_tensor(dense_rows(X[rows]) - mean, dtype=torch.float32)
+            centred = dense_rows(X[rows]) - mean
+            largest = max(largest, float(np.abs(centred).max(initial=0.0)))
+            chunk = torch.as_tensor(centred, dtype=torch.float32)
             inputs[rows] = chunk if projection is None else chunk @ projection.T
         if not torch.isfinite(inputs).all():
             raise ValueError(
                 "X: values so large that centring them overflows float32; rescale the features"
+            )
+        if 0.0 < largest < SMALLEST_DEVIATION:
+            # Cast to float32 before the input scale divides them, such deviations are
+            # subnormal (or 0): 1e-40 data embedded at exactly 0 with no error.
+            raise ValueError(
+                f"X: values so small that float32 cannot hold them (largest deviation from "
+                f"the mean {largest:.3g}, below {SMALLEST_DEVIATION:.3g}); rescale the "
+                "features (the embedding does not depend on the units of X)"
             )
         # The same float32 operations as forward's, so that training sees its inputs.
         inputs /= self.scale.to(torch.float32)

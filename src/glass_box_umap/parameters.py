@@ -26,13 +26,13 @@ import numpy as np
 from torch import nn
 
 from . import _validation as check
+from .affinity import check_fuzzy_set_params
 from .encoders import get_encoder_class
-from .graph import (
+from .nearest_neighbors import (
     ALL_METRICS,
     KNN_METHODS,
     METRIC_ALIASES,
     PRECOMPUTED,
-    check_fuzzy_set_params,
     check_metric,
 )
 

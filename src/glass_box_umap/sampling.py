@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .graph import EdgeList
+from .affinity import EdgeList
 
 #: How a sampler chooses the rows to encode each step; see :class:`EdgeSampler`.
 

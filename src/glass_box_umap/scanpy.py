@@ -184,7 +184,7 @@ def _contributions_file(
 def _neighbors_graph(adata: Any, neighbors_key: str) -> tuple[Any, dict[str, Any]]:
     """The connectivities ``sc.pp.neighbors(key_added=neighbors_key)`` stored, checked,
     and what ``uns`` records about them."""
-    from .graph import check_graph
+    from .affinity import check_graph
 
     if not isinstance(neighbors_key, str):
         raise TypeError(f"neighbors_key: expected a str, got {type(neighbors_key).__name__}")

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse
 from sklearn.preprocessing import normalize
 
-from .graph import EdgeList
+from .affinity import EdgeList
 
 #: Label meaning "unlabelled", as in umap-learn.
 UNLABELLED = -1

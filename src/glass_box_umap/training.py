@@ -39,7 +39,7 @@ from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .graph import EdgeList
+from .affinity import EdgeList
 from .loss import umap_loss
 from .normalisation import BatchRMS, fold_batch_rms, insert_batch_rms, supports_batch_rms
 from .parameters import trainer_kwargs_shape
