@@ -106,6 +106,15 @@ class EmbeddingSnapshots(pl.Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Prepare the followed samples as the encoder will read them (a Lightning hook).
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The trainer of the fit.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        """
         transform = getattr(pl_module, "input_transform", None)
         if transform is None:
             raise TypeError(
@@ -118,11 +127,29 @@ class EmbeddingSnapshots(pl.Callback):
         self._snapshot(trainer, pl_module, epoch=0)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Take a snapshot every ``every_n_epochs`` epochs and after the last (a Lightning hook).
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The trainer of the fit.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        """
         done = pl_module.current_epoch + 1
         if done % self.every_n_epochs == 0 or done == trainer.max_epochs:
             self._snapshot(trainer, pl_module, epoch=done)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Keep the fit's history and release the inputs (a Lightning hook).
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The trainer of the fit.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        """
         history = getattr(pl_module, "history", {})
         self.history_ = {k: list(v) for k, v in history.items()}
         self._inputs = None

@@ -452,8 +452,22 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         )
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
-        """Fit on ``X`` (and labels ``y``, if given; ``fit_params`` as :meth:`fit` takes
-        them); the embedding of ``X``, (n_samples, n_components)."""
+        """Fit on ``X`` and return the embedding of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \*input_shape)
+            Training data, as :meth:`fit` takes it.
+        y : array-like of shape (n_samples,), optional
+            Class labels for a supervised fit (``-1``: unlabelled), as in :meth:`fit`.
+        **fit_params
+            The other keyword arguments of :meth:`fit` (``graph``, ``landmark_positions``).
+
+        Returns
+        -------
+        embedding : ndarray of shape (n_samples, n_components), float32
+            ``embedding_``, the embedding of ``X`` by the fitted map.
+        """
         return self.fit(X, y, **fit_params).embedding_
 
     # ------------------------------------------------------------------ inference
@@ -603,7 +617,13 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """Write the fitted model to ``path`` (a safetensors file: weights + JSON metadata)."""
+        """Write the fitted model to ``path`` (a safetensors file: weights + JSON metadata).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write; :meth:`load` reads it back.
+        """
         from .persistence import save_model
 
         self._check_fitted()

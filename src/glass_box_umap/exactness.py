@@ -84,7 +84,10 @@ class ExactnessWarning(UserWarning):
 class Finding:
     """A layer or parameter of the module tree, and what it does to exactness.
 
-    Attributes
+    :func:`scan_encoder` makes them; each parameter is kept as the attribute of the same
+    name.
+
+    Parameters
     ----------
     path : str
         Dotted name in the module tree (``'net.0'``, ``'net.0.bias'``); ``''`` is the root.
@@ -181,8 +184,10 @@ class ExactnessReport:
     that divided by ``max_k sum_j |C[i, k, j]|`` (relative): rounding in the sum of the
     contributions is of the order of ``eps * sum_j |C[i, k, j]|``, so this scale is what
     an exact encoder is held to, and it does not explode for samples embedded near 0.
+    :func:`check_exactness` makes it; each parameter is kept as the attribute of the same
+    name.
 
-    Attributes
+    Parameters
     ----------
     exact : bool
         The verdict: ``max_rel_error <= rtol`` and no finding other than
@@ -232,7 +237,13 @@ class ExactnessReport:
         return line
 
     def probable_culprit(self) -> str:
-        """The layers to look at first, in words."""
+        """The layers to look at first, in words.
+
+        Returns
+        -------
+        str
+            The culprits' paths and kinds, or where to look when the scan found none.
+        """
         culprits = self.culprits
         if not culprits:
             unchecked = [f.path for f in self.findings]
@@ -446,12 +457,17 @@ def warn_if_inexact(
     Parameters
     ----------
     encoder : nn.Module
-    inputs : Tensor of shape (n, *input_shape)
+    inputs : Tensor of shape (n, \\*input_shape)
         Encoder inputs (centred, projected); :data:`FIT_CHECK_SAMPLES` of them, spread
         over the rows, are checked.
     n_components : int
     param : str
         The parameter that chose the encoder, named in the warning and errors.
+
+    Returns
+    -------
+    ExactnessReport
+        The check's report (an ``ExactnessWarning`` was issued if it is not exact).
     """
     rows = np.unique(np.linspace(0, len(inputs) - 1, FIT_CHECK_SAMPLES).astype(np.int64))
     report = check_encoder_at_fit(encoder, inputs[rows], n_components, param)

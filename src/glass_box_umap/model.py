@@ -165,7 +165,18 @@ class GlassBoxMap(nn.Module):
 
     # ------------------------------------------------------------------ tensors
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed *centred* samples ``x`` of shape (n, *input_shape): (n, n_components)."""
+        """Embed *centred* samples.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, \*input_shape)
+            Samples minus ``mean``, in the map's dtype.
+
+        Returns
+        -------
+        Tensor of shape (n, n_components)
+            Their embedding.
+        """
         return self.encoder(self._scaled(x))
 
     def _scaled(self, x: torch.Tensor) -> torch.Tensor:
@@ -175,11 +186,23 @@ class GlassBoxMap(nn.Module):
         return x / self.scale.to(dtype=x.dtype, device=x.device)
 
     def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Jacobians (n, n_components, *input_shape) and outputs (n, n_components) at centred ``x``.
+        """Jacobians and outputs of the map at centred samples.
 
         The encoder's Jacobian (its closed form where it has one) times the projection,
         divided by the scale: the chain rule maps it back to the original features
         exactly.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, \*input_shape)
+            Samples minus ``mean``.
+
+        Returns
+        -------
+        jacobian : Tensor of shape (n, n_components, \*input_shape)
+            The Jacobian at each sample, in the original features.
+        output : Tensor of shape (n, n_components)
+            The embedding of each sample.
         """
         inv_scale = 1.0 / self.scale.to(dtype=x.dtype, device=x.device)
         jac, out = batch_jacobian(self.encoder, self._scaled(x.detach()).detach())
@@ -189,10 +212,24 @@ class GlassBoxMap(nn.Module):
 
     # ------------------------------------------------------------------ arrays
     def check_input(self, X: Any, owner: str = "GlassBoxMap") -> Any:
-        """``X`` validated (:func:`~glass_box_umap._validation.check_samples`) for this map.
+        """``X`` validated for this map.
 
-        Returns it as (n_samples, n_features) float64 (CSR for sparse input); raises,
-        naming ``X`` and ``owner``, when its samples are not of shape ``input_shape``.
+        Parameters
+        ----------
+        X : array-like or sparse matrix
+            Samples of shape ``input_shape`` each.
+        owner : str, default "GlassBoxMap"
+            The name errors give as the caller.
+
+        Returns
+        -------
+        ndarray or scipy.sparse.csr_matrix
+            ``X`` as (n_samples, n_features) float64 (CSR for sparse input).
+
+        Raises
+        ------
+        ValueError
+            Naming ``X`` and ``owner``, when its samples are not of shape ``input_shape``.
         """
         X, input_shape = check.check_samples(X)
         expected = self.input_shape
@@ -254,6 +291,22 @@ class GlassBoxMap(nn.Module):
         in the last bit with the size of its batch; zero rows embed at exactly zero, and
         with them ``embed(X)[idx] == embed(X[idx])``. Keep the first ``n_rows`` rows of
         what you compute from ``x``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \*input_shape)
+            Raw samples.
+        dtype : torch.dtype, default torch.float32
+            The chunks' dtype.
+        batch_size : int, default 10000
+            Most samples per chunk.
+
+        Yields
+        ------
+        n_rows : int
+            The number of real samples in the chunk.
+        x : Tensor of shape (max(n_rows, MIN_ROWS), \*input_shape)
+            The centred chunk, padded with zero rows.
         """
         size = max(int(batch_size), MIN_ROWS)
         mean = self.mean.numpy().reshape(-1)
@@ -267,7 +320,20 @@ class GlassBoxMap(nn.Module):
             yield n_rows, x
 
     def embed(self, X: Any, batch_size: int = 10_000) -> np.ndarray:
-        """The embedding of raw samples ``X``: ndarray (n, n_components), float32."""
+        """The embedding of raw samples.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \*input_shape)
+            Raw samples (not centred).
+        batch_size : int, default 10000
+            Samples per forward pass.
+
+        Returns
+        -------
+        ndarray of shape (n, n_components), float32
+            Their embedding.
+        """
         model = in_dtype(self, torch.float32)
         with torch.inference_mode():
             pieces = [model(x)[:n].numpy() for n, x in self.batches(X, torch.float32, batch_size)]
@@ -310,9 +376,23 @@ class GlassBoxMap(nn.Module):
     def compute_jacobian(
         self, X: Any, dtype: torch.dtype = torch.float32, batch_size: int = 10_000
     ) -> np.ndarray:
-        """Jacobians of the map at raw samples ``X``: (n, n_components, *input_shape).
+        """Jacobians of the map at raw samples.
 
         Row-wise products with the centred samples are :meth:`contributions`.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \*input_shape)
+            Raw samples (not centred).
+        dtype : torch.dtype, default torch.float32
+            The dtype the map is evaluated in.
+        batch_size : int, default 10000
+            Samples per evaluation.
+
+        Returns
+        -------
+        ndarray of shape (n, n_components, \*input_shape)
+            The Jacobian at each sample, in ``dtype``.
         """
         model = in_dtype(self, dtype)
         return np.concatenate(
