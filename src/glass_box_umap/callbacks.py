@@ -31,13 +31,14 @@ class EmbeddingSnapshots(pl.Callback):
 
     Parameters
     ----------
-    X : array-like of shape (n, n_features) or (n, *input_shape)
+    X : array-like of shape (n, n_features) or (n, \\*input_shape)
         Data to embed, in the same feature space as the data being fitted (images of
         shape (n, C, H, W) for an image encoder; they may also be given flattened).
     every_n_epochs : int, default 10
         Epochs between snapshots.
     labels : array-like of shape (n,), optional
-        Kept (subsampled like ``X``) to colour the panels of :func:`plot_training`.
+        Kept (subsampled like ``X``) to colour the panels of
+        :func:`~glass_box_umap.plotting.plot_training`.
     n_samples : int or None, default 1000
         Rows of ``X`` to follow; a seeded uniform subsample when ``X`` has more.
         ``None`` follows every row.

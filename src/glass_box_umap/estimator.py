@@ -11,7 +11,7 @@ The story of a fit (:meth:`GlassBoxUMAP.fit`; the stages are in :mod:`.fitting`)
 
 Because the encoder (and the PCA projection before it) is bias-free and piecewise
 linear, ``f(x - mean) = J(x) (x - mean)``: the contributions returned by
-:meth:`GlassBoxUMAP.compute_contributions` sum exactly to the embedding and explain
+:meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions` sum exactly to the embedding and explain
 where a sample lands *relative to where the mean sample lands* (the origin).
 """
 
@@ -50,7 +50,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         How tightly points may pack in the embedding, in [0, ``spread``].
     metric : str, default 'euclidean'
         Distance for the nearest-neighbour graph: any metric pynndescent knows
-        (:data:`glass_box_umap.graph.ALL_METRICS`, with ``metric_kwds``), searched exactly
+        (``glass_box_umap.graph.ALL_METRICS``, with ``metric_kwds``), searched exactly
         for ``euclidean``, ``sqeuclidean``, ``manhattan``, ``chebyshev``, ``minkowski``,
         ``cosine`` and ``correlation`` up to 20,000 samples (``knn_method``). With
         ``'precomputed'``, ``X`` is a square distance matrix (dense or sparse; missing
@@ -78,7 +78,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Adam learning rate.
     epochs : int, default 200
         Training length. An epoch draws 40,000 edges
-        (:data:`~glass_box_umap.training.EPOCH_EDGES`) whatever the size of the data:
+        (``glass_box_umap.training.EPOCH_EDGES``) whatever the size of the data:
         ``ceil(40_000 / batch_size)`` steps, 4 at the default batch size, so a default
         fit takes 800 Adam steps on 1,000 points as on 1,000,000. (For a graph of about
         2,000 points, at ``n_neighbors=15``, that is one pass over its edges.)
@@ -219,7 +219,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Number of values per sample (the product of ``input_shape_``).
     input_shape_ : tuple of int
         Shape of one sample: ``(n_features,)`` for tabular data, ``(C, H, W)`` for
-        images. X of shape (n_samples, *input_shape_) is expected by transform.
+        images. X of shape (n_samples, \\*input_shape_) is expected by transform.
     feature_names_in_ : ndarray of shape (n_features_in_,), object
         Column names, when ``X`` was a DataFrame with string column names. Later
         DataFrames must have the same columns; explanation helpers name features by it.
@@ -333,7 +333,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*input_shape)
             Float or integer data: numpy, torch or pandas. N-D arrays or tensors (images
             of shape (n_samples, C, H, W), say) go to the encoder with their shape (use
             ``encoder_name='conv'``); the neighbour graph uses the flattened samples.
@@ -456,7 +456,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, \*input_shape)
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*input_shape)
             Training data, as :meth:`fit` takes it.
         y : array-like of shape (n_samples,), optional
             Class labels for a supervised fit (``-1``: unlabelled), as in :meth:`fit`.
@@ -476,7 +476,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, *input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape_)
 
         Returns
         -------
@@ -508,7 +508,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, *input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape_)
         reduction : {None, 'l2'}
             ``None`` returns the signed contributions; ``'l2'`` their Euclidean norm over
             embedding axes, one magnitude per feature.
@@ -525,7 +525,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Returns
         -------
         contributions : ndarray
-            Shape (n_samples, n_components, *input_shape_), or (n_samples, *input_shape_)
+            Shape (n_samples, n_components, \\*input_shape_), or (n_samples, \\*input_shape_)
             for ``reduction='l2'``, in the requested dtype. For images, one contribution
             map per embedding axis: (n_samples, n_components, C, H, W).
         """
@@ -561,12 +561,12 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, *input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape_)
         dtype : {'float32', 'float64'}
 
         Returns
         -------
-        jacobian : ndarray of shape (n_samples, n_components, *input_shape_)
+        jacobian : ndarray of shape (n_samples, n_components, \\*input_shape_)
         """
         torch_dtype = check.resolve_dtype(dtype)
         X = self._check_transform_input(X)
@@ -605,7 +605,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         -------
         pandas.DataFrame
             Columns ``sample``, ``component`` (1-based), ``feature``, ``contribution``;
-            see :func:`glass_box_umap.explain.contributions_frame`.
+            see :func:`glass_box_umap.contributions_frame`.
         """
         from .explain import contributions_frame
 

@@ -7,7 +7,7 @@ exactness checker share. A raw sample ``x`` of shape ``input_shape`` lands at
 
 (``P`` the optional PCA projection, for flat input only; ``scale`` one positive number,
 the root mean square of the training data's encoder inputs, so that the encoder sees
-inputs of unit size whatever the units of ``X``: see :func:`input_scale`). The encoder,
+inputs of unit size whatever the units of ``X``: see ``input_scale``). The encoder,
 ``P`` and the scale hold no offsets and the encoder is piecewise linear, so
 ``f(x) = J(x) (x - mean)`` exactly: the
 contributions ``J(x)[k, j] (x - mean)[j]`` sum to the embedding, and explain where a
@@ -116,7 +116,7 @@ class GlassBoxMap(nn.Module):
         precision the encoder was trained on.
     scale : float, default 1.0
         Positive; the encoder reads the centred (and projected) samples divided by it
-        (:func:`input_scale`). Models saved before the scale existed have 1.
+        (``input_scale``). Models saved before the scale existed have 1.
 
     Attributes
     ----------
@@ -169,7 +169,7 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        x : Tensor of shape (n, \*input_shape)
+        x : Tensor of shape (n, \\*input_shape)
             Samples minus ``mean``, in the map's dtype.
 
         Returns
@@ -194,12 +194,12 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        x : Tensor of shape (n, \*input_shape)
+        x : Tensor of shape (n, \\*input_shape)
             Samples minus ``mean``.
 
         Returns
         -------
-        jacobian : Tensor of shape (n, n_components, \*input_shape)
+        jacobian : Tensor of shape (n, n_components, \\*input_shape)
             The Jacobian at each sample, in the original features.
         output : Tensor of shape (n, n_components)
             The embedding of each sample.
@@ -250,11 +250,11 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        X : ndarray or sparse matrix of shape (n, n_features), or ndarray (n, *input_shape)
+        X : ndarray or sparse matrix of shape (n, n_features), or ndarray (n, \\*input_shape)
 
         Returns
         -------
-        Tensor of shape (n, *input_shape), or (n, n_projected) with a projection.
+        Tensor of shape (n, \\*input_shape), or (n, n_projected) with a projection.
 
         Built chunk by chunk, so that neither a float64 copy of ``X`` nor a dense copy
         of sparse ``X`` exists at once (with a projection, only the projected inputs do).
@@ -284,7 +284,7 @@ class GlassBoxMap(nn.Module):
     ) -> Iterator[tuple[int, torch.Tensor]]:
         """Centred chunks of ``X`` as tensors: ``(n_rows, x)`` with ``x`` padded to ``MIN_ROWS``.
 
-        ``X`` is (n, n_features) (dense or sparse) or (n, *input_shape). Each chunk
+        ``X`` is (n, n_features) (dense or sparse) or (n, \\*input_shape). Each chunk
         is centred in float64, then cast to ``dtype``, and holds at most ``batch_size``
         samples. CPU BLAS switches to other kernels (another summation order) for
         matrices of fewer than about a dozen rows, so a sample's embedding would change
@@ -294,7 +294,7 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n, n_features) or (n, \*input_shape)
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \\*input_shape)
             Raw samples.
         dtype : torch.dtype, default torch.float32
             The chunks' dtype.
@@ -305,7 +305,7 @@ class GlassBoxMap(nn.Module):
         ------
         n_rows : int
             The number of real samples in the chunk.
-        x : Tensor of shape (max(n_rows, MIN_ROWS), \*input_shape)
+        x : Tensor of shape (max(n_rows, MIN_ROWS), \\*input_shape)
             The centred chunk, padded with zero rows.
         """
         size = max(int(batch_size), MIN_ROWS)
@@ -324,7 +324,7 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n, n_features) or (n, \*input_shape)
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \\*input_shape)
             Raw samples (not centred).
         batch_size : int, default 10000
             Samples per forward pass.
@@ -350,7 +350,7 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        X : array-like of shape (n, *input_shape)
+        X : array-like of shape (n, \\*input_shape)
         dtype : torch.float32 or torch.float64
         reduction : {None, 'l2'}
             ``'l2'``: the Euclidean norm over embedding axes, one magnitude per feature.
@@ -358,7 +358,7 @@ class GlassBoxMap(nn.Module):
 
         Returns
         -------
-        ndarray of shape (n, n_components, *input_shape), or (n, *input_shape) for
+        ndarray of shape (n, n_components, \\*input_shape), or (n, \\*input_shape) for
         ``reduction='l2'``, in ``dtype``. Sums over features to :meth:`embed` (float32)
         or to the float64 forward pass (float64, to about 1e-12 relative).
         """
@@ -382,7 +382,7 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n, n_features) or (n, \*input_shape)
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \\*input_shape)
             Raw samples (not centred).
         dtype : torch.dtype, default torch.float32
             The dtype the map is evaluated in.
@@ -391,7 +391,7 @@ class GlassBoxMap(nn.Module):
 
         Returns
         -------
-        ndarray of shape (n, n_components, \*input_shape)
+        ndarray of shape (n, n_components, \\*input_shape)
             The Jacobian at each sample, in ``dtype``.
         """
         model = in_dtype(self, dtype)
@@ -409,7 +409,7 @@ class RawInputMap(nn.Module):
 
     Shapes
     ------
-    input (n, *input_shape) -> output (n, n_components).
+    input (n, \\*input_shape) -> output (n, n_components).
     """
 
     def __init__(self, map_: GlassBoxMap) -> None:
@@ -420,7 +420,7 @@ class RawInputMap(nn.Module):
         return self.map(x - self.map.mean.to(device=x.device, dtype=x.dtype))
 
     def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Jacobians (n, n_components, *input_shape) and outputs; centring leaves J alone."""
+        """Jacobians (n, n_components, \\*input_shape) and outputs; centring leaves J alone."""
         return self.map.jacobian(x - self.map.mean.to(device=x.device, dtype=x.dtype))
 
 

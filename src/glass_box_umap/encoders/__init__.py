@@ -1,7 +1,7 @@
 """Locally linear encoders and the registry that ``encoder_name`` looks them up in.
 
 An encoder is an ``nn.Module`` built as ``cls(input_dims, n_components, **encoder_kwargs)``
-that maps a batch of centred inputs of shape (n, *input_shape) to the embedding, of
+that maps a batch of centred inputs of shape (n, \\*input_shape) to the embedding, of
 shape (n, n_components). ``input_dims`` is the number of features (an int) for
 tabular data, and the per-sample shape (a tuple such as ``(C, H, W)``) for N-D input.
 For contributions to be exact the encoder must be positively homogeneous of degree one,
@@ -260,7 +260,7 @@ def make_encoder(
     input_dims: int | tuple[int, ...],
     n_components: int,
 ) -> nn.Module:
-    """The encoder given as ``GlassBoxUMAP(encoder=...)``: a copy of a module, or built.
+    """The encoder given as ``GlassBoxUMAP(encoder=)``: a copy of a module, or built.
 
     Parameters
     ----------

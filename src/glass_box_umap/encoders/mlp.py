@@ -103,11 +103,11 @@ class MLPEncoder(nn.Module):
 
         Parameters
         ----------
-        x : Tensor of shape (n, *input_dims)
+        x : Tensor of shape (n, \\*input_dims)
 
         Returns
         -------
-        jacobian : Tensor of shape (n, n_components, *input_dims)
+        jacobian : Tensor of shape (n, n_components, \\*input_dims)
         output : Tensor of shape (n, n_components)
             ``self(x)``, computed by the same layers as :meth:`forward`.
         """

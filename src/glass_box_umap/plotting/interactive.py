@@ -166,7 +166,7 @@ def explore(
     reference_contributions : array like ``contributions``, optional
         Exact contributions of every sample relative to sample ``reference``, e.g.
         ``path_contributions(fitted_map(reducer), X, X[reference])[0]``
-        (:mod:`glass_box_umap.paths`). While ``reference`` is the reference, the hover
+        (``glass_box_umap.paths``). While ``reference`` is the reference, the hover
         shows these (all components, top features by L2 magnitude, as relative to the
         mean) instead of differences. They travel as one precomputed hover string per
         plotted point, outside ``max_values``. They must sum over the features to
