@@ -140,3 +140,14 @@ torch.set_num_threads(int(os.environ.get("GLASS_BOX_UMAP_DOCS_THREADS", "1")))
 # Matplotlib's Agg backend for the executed pages; their plt.show() calls only mark figures.
 os.environ.setdefault("MPLBACKEND", "agg")
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing methods (``set_*_request``)."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_member)

@@ -29,7 +29,7 @@ X, y = load_wine(return_X_y=True)
 X = StandardScaler().fit_transform(X).astype(np.float32)
 indices, distances = exact_knn(X, 15)  # or umap-learn's, pynndescent's
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.3), constrained_layout=True)
-for ax, min_dist in zip(axes, (0.05, 0.1, 0.3)):
+for ax, min_dist in zip(axes, (0.05, 0.1, 0.3)):  # three fits, one neighbour search
     reducer = GlassBoxUMAP(
         min_dist=min_dist, precomputed_knn=(indices, distances), random_state=0, quiet=True,
         epochs=epochs(),
@@ -65,8 +65,11 @@ from scipy.spatial.distance import cdist
 D = cdist(X, X)
 on_distances = GlassBoxUMAP(metric="precomputed", random_state=0, quiet=True, epochs=epochs())
 print(on_distances.fit_transform(D).shape, on_distances.transform(D[:5]).shape)
-graph = GlassBoxUMAP(random_state=0, quiet=True, epochs=epochs()).fit(X).graph_
-print(GlassBoxUMAP(random_state=0, quiet=True, epochs=epochs()).fit(X, graph=graph).embedding_.shape)
+from umap.umap_ import fuzzy_simplicial_set
+
+G, _, _ = fuzzy_simplicial_set(X, 15, 0, "euclidean")  # umap-learn's graph, a sparse matrix
+on_graph = GlassBoxUMAP(random_state=0, quiet=True, epochs=epochs()).fit(X, graph=G)
+print(type(G).__name__, G.shape, on_graph.embedding_.shape)
 
 # %%
 # Continue training, keep the layout where it was

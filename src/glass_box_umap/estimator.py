@@ -68,7 +68,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         If set, inputs are projected on this many principal axes before the encoder.
         Contributions are still reported per original feature.
     encoder_name : str, default 'default'
-        Registered encoder (:func:`~glass_box_umap.encoders.available_encoders`):
+        Registered encoder (:func:`~glass_box_umap.available_encoders`):
         ``'default'``, a bias-free MLP with PReLU; ``'conv'``, a bias-free CNN for image
         input of shape (n_samples, C, H, W); ``'residual'``, a bias-free residual MLP.
         Add your own with :func:`~glass_box_umap.register_encoder`.
@@ -190,7 +190,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     ----------
     embedding_ : ndarray of shape (n_samples, n_components), float32
         The training data's embedding (with the restored weights).
-    mean_ : ndarray of shape input_shape_, float64
+    mean_ : ndarray of shape input_shape\\_, float64
         Training mean (per feature, or per element of N-D samples), subtracted before the
         encoder; the mean sample embeds at 0.
     input_scale_ : float
@@ -219,8 +219,8 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Number of values per sample (the product of ``input_shape_``).
     input_shape_ : tuple of int
         Shape of one sample: ``(n_features,)`` for tabular data, ``(C, H, W)`` for
-        images. X of shape (n_samples, \\*input_shape_) is expected by transform.
-    feature_names_in_ : ndarray of shape (n_features_in_,), object
+        images. X of shape (n_samples, \\*input_shape\\_) is expected by transform.
+    feature_names_in_ : ndarray of shape (n_features_in\\_,), object
         Column names, when ``X`` was a DataFrame with string column names. Later
         DataFrames must have the same columns; explanation helpers name features by it.
     """
@@ -476,7 +476,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, \\*input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape\\_)
 
         Returns
         -------
@@ -508,14 +508,14 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, \\*input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape\\_)
         reduction : {None, 'l2'}
             ``None`` returns the signed contributions; ``'l2'`` their Euclidean norm over
             embedding axes, one magnitude per feature.
         dtype : {'float32', 'float64'}
             Precision of the evaluation. In float64 the contributions sum to the
             float64 forward pass to about 1e-12 relative.
-        baseline : None, 'mean', or array-like of shape input_shape_ or like X
+        baseline : None, 'mean', or array-like of shape input_shape\\_ or like X
             The reference the contributions are relative to: None or ``'mean'`` (the
             training mean, which lands at the origin: the same numbers), one sample (a
             control, a cluster's centroid), or one reference per sample. Paths cost
@@ -525,7 +525,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Returns
         -------
         contributions : ndarray
-            Shape (n_samples, n_components, \\*input_shape_), or (n_samples, \\*input_shape_)
+            Shape (n_samples, n_components, \\*input_shape\\_), or (n_samples, \\*input_shape\\_)
             for ``reduction='l2'``, in the requested dtype. For images, one contribution
             map per embedding axis: (n_samples, n_components, C, H, W).
         """
@@ -561,7 +561,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, \\*input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape\\_)
         dtype : {'float32', 'float64'}
 
         Returns

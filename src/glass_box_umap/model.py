@@ -106,7 +106,7 @@ class GlassBoxMap(nn.Module):
     Parameters
     ----------
     encoder : nn.Module
-        Bias-free and piecewise linear; maps (n, *encoder input shape) to
+        Bias-free and piecewise linear; maps (n, \\*encoder input shape) to
         (n, n_components).
     mean : array-like of shape input_shape
         The training mean, subtracted from every sample (kept in float64 on the CPU

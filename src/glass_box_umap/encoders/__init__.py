@@ -184,7 +184,7 @@ def get_encoder_class(name: str) -> type[nn.Module]:
     Parameters
     ----------
     name : str
-        A name of :func:`available_encoders`.
+        A name of :func:`~glass_box_umap.available_encoders`.
 
     Returns
     -------

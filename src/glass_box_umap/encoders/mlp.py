@@ -9,7 +9,7 @@ from ._shapes import as_shape, check_positive_int, n_inputs
 
 
 class MLPEncoder(nn.Module):
-    """Bias-free fully connected network, ``f(x) = W_L s(... s(W_1 x))``.
+    """Bias-free fully connected network, ``f(x) = W_L s(W_{L-1} s(⋯ s(W_1 x)))``.
 
     Every layer is linear without bias and PReLU is piecewise linear through the
     origin, so ``f(c x) = c f(x)`` for ``c > 0`` and ``f(x) = J(x) x`` exactly: the
