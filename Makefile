@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 
-.PHONY: install test test-all test-gpu demo lint clean docs docs-quick
+.PHONY: install test test-all test-gpu demo lint clean docs docs-quick test-docs
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ docs: $(VENV)/.docs-installed
 
 docs-quick:
 	GLASS_BOX_UMAP_DOCS_QUICK=1 $(MAKE) docs
+
+# The built site in headless Chromium (tests/test_docs_site.py): every image loaded, the
+# embedded explorer answers a hover; screenshots go to docs/_build/screenshots.
+test-docs: $(VENV)/.docs-installed
+	$(PY) -m pytest -m docs -rs
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache $(DOCS_GENERATED)

@@ -127,8 +127,10 @@ plt.show()
 #
 # .. raw:: html
 #
+#    <p><a href="../explorer_wine.html">Open the explorer on a page of its own</a>
+#    (its controls sit to the right of the plot; scroll the frame to reach them).</p>
 #    <iframe id="explorer" src="../explorer_wine.html" title="wine explorer"
-#    style="width: 100%; height: 760px; border: 1px solid #ccc"></iframe>
+#    style="width: 100%; height: 780px; border: 1px solid #ccc"></iframe>
 #
 from glass_box_umap.plotting import save_explorer
 

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import matplotlib.pyplot as plt
 from _docs_settings import epochs
 from sklearn.datasets import load_iris
 
@@ -48,13 +49,12 @@ status = main(
         "--epochs", str(epochs()), "--quiet",
     ]
 )
+plt.close("all")  # the figures fit drew are in its files; the page shows those files
 print("exit status", status)
 print(sorted(p.name for p in (folder / "run1").iterdir()))
 
 # %%
 # The ``embedding.png`` that ``fit`` wrote:
-import matplotlib.pyplot as plt
-
 fig, ax = plt.subplots(figsize=(6, 5))
 ax.imshow(plt.imread(folder / "run1" / "embedding.png"))
 ax.axis("off")
@@ -83,7 +83,15 @@ status = main(
         "--groups", "species", "--drop-columns", "sample_id", "--out", str(folder / "why"),
     ]
 )
+plt.close("all")
 print("exit status", status, sorted(p.name for p in (folder / "why").iterdir()))
+
+# %%
+# The ``top_features.png`` that ``explain`` wrote (each species' strongest measurements):
+fig, ax = plt.subplots(figsize=(9, 4))
+ax.imshow(plt.imread(folder / "why" / "top_features.png"))
+ax.axis("off")
+plt.show()
 
 # %%
 # Columns the model cannot read (here the text columns, not dropped) are reported by name,
