@@ -267,7 +267,7 @@ def check_contributions(
 ) -> np.ndarray:
     """A finite float array of shape (n_samples, n_components, n_features).
 
-    Contributions of N-D samples, (n_samples, n_components, *input_shape) (images:
+    Contributions of N-D samples, (n_samples, n_components, \\*input_shape) (images:
     (n, k, C, H, W)), are returned flattened to (n_samples, n_components, prod(input_shape))
     in C order, the order of :func:`default_feature_names`.
     """

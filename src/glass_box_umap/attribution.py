@@ -27,11 +27,11 @@ def autograd_jacobian(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
     ----------
     model : nn.Module
         In eval mode; samples must not interact (no batch statistics).
-    x : Tensor of shape (n, *input_shape)
+    x : Tensor of shape (n, \\*input_shape)
 
     Returns
     -------
-    jacobian : Tensor of shape (n, n_components, *input_shape)
+    jacobian : Tensor of shape (n, n_components, \\*input_shape)
     output : Tensor of shape (n, n_components)
         ``model(x)``, from the same forward pass.
     """
@@ -60,14 +60,14 @@ def batch_jacobian(
     ----------
     model : nn.Module
         In eval mode; samples must not interact (no batch statistics).
-    x : Tensor of shape (n, *input_shape)
+    x : Tensor of shape (n, \\*input_shape)
     method : {'auto', 'autograd'}, default 'auto'
         ``'auto'`` uses the model's closed form ``model.jacobian(x)`` when it has one,
         :func:`autograd_jacobian` otherwise; ``'autograd'`` always the latter.
 
     Returns
     -------
-    jacobian : Tensor of shape (n, n_components, *input_shape)
+    jacobian : Tensor of shape (n, n_components, \\*input_shape)
     output : Tensor of shape (n, n_components)
         ``model(x)``, from the same forward pass.
     """
@@ -88,13 +88,13 @@ def contributions(
     ----------
     model : nn.Module
         Locally linear, in eval mode.
-    x : Tensor of shape (n, *input_shape)
+    x : Tensor of shape (n, \\*input_shape)
     method : {'auto', 'autograd'}, default 'auto'
         See :func:`batch_jacobian`.
 
     Returns
     -------
-    contributions : Tensor of shape (n, n_components, *input_shape)
+    contributions : Tensor of shape (n, n_components, \\*input_shape)
     output : Tensor of shape (n, n_components)
     """
     jac, out = batch_jacobian(model, x, method)

@@ -31,13 +31,14 @@ class EmbeddingSnapshots(pl.Callback):
 
     Parameters
     ----------
-    X : array-like of shape (n, n_features) or (n, *input_shape)
+    X : array-like of shape (n, n_features) or (n, \\*input_shape)
         Data to embed, in the same feature space as the data being fitted (images of
         shape (n, C, H, W) for an image encoder; they may also be given flattened).
     every_n_epochs : int, default 10
         Epochs between snapshots.
     labels : array-like of shape (n,), optional
-        Kept (subsampled like ``X``) to colour the panels of :func:`plot_training`.
+        Kept (subsampled like ``X``) to colour the panels of
+        :func:`~glass_box_umap.plotting.plot_training`.
     n_samples : int or None, default 1000
         Rows of ``X`` to follow; a seeded uniform subsample when ``X`` has more.
         ``None`` follows every row.
@@ -106,6 +107,15 @@ class EmbeddingSnapshots(pl.Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Prepare the followed samples as the encoder will read them (a Lightning hook).
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The trainer of the fit.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        """
         transform = getattr(pl_module, "input_transform", None)
         if transform is None:
             raise TypeError(
@@ -118,11 +128,29 @@ class EmbeddingSnapshots(pl.Callback):
         self._snapshot(trainer, pl_module, epoch=0)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Take a snapshot every ``every_n_epochs`` epochs and after the last (a Lightning hook).
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The trainer of the fit.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        """
         done = pl_module.current_epoch + 1
         if done % self.every_n_epochs == 0 or done == trainer.max_epochs:
             self._snapshot(trainer, pl_module, epoch=done)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Keep the fit's history and release the inputs (a Lightning hook).
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The trainer of the fit.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        """
         history = getattr(pl_module, "history", {})
         self.history_ = {k: list(v) for k, v in history.items()}
         self._inputs = None

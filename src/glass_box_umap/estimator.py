@@ -12,7 +12,7 @@ The story of a fit (:meth:`GlassBoxUMAP.fit`; the stages are in :mod:`.fitting`)
 
 Because the encoder (and the PCA projection before it) is bias-free and piecewise
 linear, ``f(x - mean) = J(x) (x - mean)``: the contributions returned by
-:meth:`GlassBoxUMAP.compute_contributions` sum exactly to the embedding and explain
+:meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions` sum exactly to the embedding and explain
 where a sample lands *relative to where the mean sample lands* (the origin).
 """
 
@@ -51,7 +51,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         How tightly points may pack in the embedding, in [0, ``spread``].
     metric : str, default 'euclidean'
         Distance for the nearest-neighbour graph: any metric pynndescent knows
-        (:data:`glass_box_umap.nearest_neighbors.ALL_METRICS`, with ``metric_kwds``),
+        (``glass_box_umap.nearest_neighbors.ALL_METRICS``, with ``metric_kwds``),
         searched exactly for ``euclidean``, ``sqeuclidean``, ``manhattan``, ``chebyshev``,
         ``minkowski``, ``cosine`` and ``correlation`` up to 20,000 samples
         (``knn_method``). With ``'precomputed'``, ``X`` is a square distance matrix (dense
@@ -69,7 +69,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         If set, inputs are projected on this many principal axes before the encoder.
         Contributions are still reported per original feature.
     encoder_name : str, default 'default'
-        Registered encoder (:func:`~glass_box_umap.encoders.available_encoders`):
+        Registered encoder (:func:`~glass_box_umap.available_encoders`):
         ``'default'``, a bias-free MLP with PReLU; ``'conv'``, a bias-free CNN for image
         input of shape (n_samples, C, H, W); ``'residual'``, a bias-free residual MLP.
         Add your own with :func:`~glass_box_umap.register_encoder`.
@@ -79,7 +79,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Adam learning rate.
     epochs : int, default 200
         Training length. An epoch draws 40,000 edges
-        (:data:`~glass_box_umap.training.EPOCH_EDGES`) whatever the size of the data:
+        (``glass_box_umap.training.EPOCH_EDGES``) whatever the size of the data:
         ``ceil(40_000 / batch_size)`` steps, 4 at the default batch size, so a default
         fit takes 800 Adam steps on 1,000 points as on 1,000,000. (For a graph of about
         2,000 points, at ``n_neighbors=15``, that is one pass over its edges.)
@@ -194,7 +194,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     ----------
     embedding_ : ndarray of shape (n_samples, n_components), float32
         The training data's embedding (with the restored weights).
-    mean_ : ndarray of shape input_shape_, float64
+    mean_ : ndarray of shape input_shape\\_, float64
         Training mean (per feature, or per element of N-D samples), subtracted before the
         encoder; the mean sample embeds at 0.
     input_scale_ : float
@@ -223,8 +223,8 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Number of values per sample (the product of ``input_shape_``).
     input_shape_ : tuple of int
         Shape of one sample: ``(n_features,)`` for tabular data, ``(C, H, W)`` for
-        images. X of shape (n_samples, *input_shape_) is expected by transform.
-    feature_names_in_ : ndarray of shape (n_features_in_,), object
+        images. X of shape (n_samples, \\*input_shape\\_) is expected by transform.
+    feature_names_in_ : ndarray of shape (n_features_in\\_,), object
         Column names, when ``X`` was a DataFrame with string column names. Later
         DataFrames must have the same columns; explanation helpers name features by it.
     """
@@ -337,7 +337,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*input_shape)
             Float or integer data: numpy, torch or pandas. N-D arrays or tensors (images
             of shape (n_samples, C, H, W), say) go to the encoder with their shape (use
             ``encoder_name='conv'``); the neighbour graph uses the flattened samples.
@@ -456,8 +456,22 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         )
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
-        """Fit on ``X`` (and labels ``y``, if given; ``fit_params`` as :meth:`fit` takes
-        them); the embedding of ``X``, (n_samples, n_components)."""
+        """Fit on ``X`` and return the embedding of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*input_shape)
+            Training data, as :meth:`fit` takes it.
+        y : array-like of shape (n_samples,), optional
+            Class labels for a supervised fit (``-1``: unlabelled), as in :meth:`fit`.
+        **fit_params
+            The other keyword arguments of :meth:`fit` (``graph``, ``landmark_positions``).
+
+        Returns
+        -------
+        embedding : ndarray of shape (n_samples, n_components), float32
+            ``embedding_``, the embedding of ``X`` by the fitted map.
+        """
         return self.fit(X, y, **fit_params).embedding_
 
     # ------------------------------------------------------------------ inference
@@ -466,7 +480,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, *input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape\\_)
 
         Returns
         -------
@@ -499,14 +513,14 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, *input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape\\_)
         reduction : {None, 'l2'}
             ``None`` returns the signed contributions; ``'l2'`` their Euclidean norm over
             embedding axes, one magnitude per feature.
         dtype : {'float32', 'float64'}
             Precision of the evaluation. In float64 the contributions sum to the
             float64 forward pass to about 1e-12 relative.
-        baseline : None, 'mean', or array-like of shape input_shape_ or like X
+        baseline : None, 'mean', or array-like of shape input_shape\\_ or like X
             The reference the contributions are relative to: None or ``'mean'`` (the
             training mean, which lands at the origin: the same numbers), one sample (a
             control, a cluster's centroid), or one reference per sample. Paths cost
@@ -522,7 +536,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Returns
         -------
         contributions : ndarray
-            Shape (n_samples, n_components, *input_shape_), or (n_samples, *input_shape_)
+            Shape (n_samples, n_components, \\*input_shape\\_), or (n_samples, \\*input_shape\\_)
             for ``reduction='l2'``, in the requested dtype. For images, one contribution
             map per embedding axis: (n_samples, n_components, C, H, W).
         """
@@ -572,12 +586,12 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, *input_shape_)
+        X : array-like of shape (n_samples, \\*input_shape\\_)
         dtype : {'float32', 'float64'}
 
         Returns
         -------
-        jacobian : ndarray of shape (n_samples, n_components, *input_shape_)
+        jacobian : ndarray of shape (n_samples, n_components, \\*input_shape_)
         """
         torch_dtype = check.resolve_dtype(dtype)
         X = self._check_transform_input(X)
@@ -616,7 +630,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         -------
         pandas.DataFrame
             Columns ``sample``, ``component`` (1-based), ``feature``, ``contribution``;
-            see :func:`glass_box_umap.explain.contributions_frame`.
+            see :func:`glass_box_umap.contributions_frame`.
         """
         from .explain import contributions_frame
 
@@ -633,6 +647,11 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Atomic: a new file renamed over the old one. A symlink is followed (the file it
         points to is replaced); a read-only file, a folder, or a folder this process
         cannot write in raise an OSError naming ``path``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write; :meth:`load` reads it back.
         """
         from .persistence import save_model
 

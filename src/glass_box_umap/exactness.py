@@ -2,12 +2,13 @@
 
 Two complementary checks:
 
-* :func:`check_exactness` measures it: the contributions of each sample are summed and
-  compared with the forward pass, in float64 by default, and the errors are reported
-  with the samples where they are largest.
-* :func:`scan_encoder` reads the module tree and names the layers known to break it
-  (biases, smooth or saturating activations, normalisations with a shift or with
-  per-sample statistics, attention), which tells *why* a numeric check failed, and
+* :func:`~glass_box_umap.check_exactness` measures it: the contributions of each sample
+  are summed and compared with the forward pass, in float64 by default, and the errors
+  are reported with the samples where they are largest.
+* :func:`~glass_box_umap.exactness.scan_encoder` reads the module tree and names the
+  layers known to break it (biases, smooth or saturating activations, normalisations
+  with a shift or with per-sample statistics, attention), which tells *why* a numeric
+  check failed, and
   catches a bias that is zero today but will move in training.
 
 ``GlassBoxUMAP.fit`` runs both on its freshly built encoder and a few training samples,
@@ -84,7 +85,11 @@ class ExactnessWarning(UserWarning):
 class Finding:
     """A layer or parameter of the module tree, and what it does to exactness.
 
-    Attributes
+    :func:`~glass_box_umap.exactness.scan_encoder` makes them; each parameter is kept as the
+    attribute of the same
+    name.
+
+    Parameters
     ----------
     path : str
         Dotted name in the module tree (``'net.0'``, ``'net.0.bias'``); ``''`` is the root.
@@ -147,7 +152,7 @@ def scan_encoder(module: nn.Module) -> list[Finding]:
         In module order. A parameter whose name contains ``bias`` is reported unless it
         is frozen at zero; leaf layers of unknown type come as ``'unchecked layer'``.
         Operations written in a ``forward`` method (``x + 1``, ``torch.tanh(x)``) are
-        invisible here: :func:`check_exactness` measures them.
+        invisible here: :func:`~glass_box_umap.check_exactness` measures them.
     """
     findings: list[Finding] = []
     skipped: list[str] = []
@@ -181,8 +186,11 @@ class ExactnessReport:
     that divided by ``max_k sum_j |C[i, k, j]|`` (relative): rounding in the sum of the
     contributions is of the order of ``eps * sum_j |C[i, k, j]|``, so this scale is what
     an exact encoder is held to, and it does not explode for samples embedded near 0.
+    :func:`~glass_box_umap.check_exactness` makes it; each parameter is kept as the attribute of
+    the same
+    name.
 
-    Attributes
+    Parameters
     ----------
     exact : bool
         The verdict: ``max_rel_error <= rtol`` and no finding other than
@@ -197,7 +205,7 @@ class ExactnessReport:
         Row indices of ``X`` with the largest relative errors, worst first.
     worst_rel_errors : ndarray of shape (n_worst,), float
     findings : tuple of Finding
-        From :func:`scan_encoder`.
+        From :func:`~glass_box_umap.exactness.scan_encoder`.
     """
 
     exact: bool
@@ -232,7 +240,13 @@ class ExactnessReport:
         return line
 
     def probable_culprit(self) -> str:
-        """The layers to look at first, in words."""
+        """The layers to look at first, in words.
+
+        Returns
+        -------
+        str
+            The culprits' paths and kinds, or where to look when the scan found none.
+        """
         culprits = self.culprits
         if not culprits:
             unchecked = [f.path for f in self.findings]
@@ -320,7 +334,7 @@ def check_exactness(
         centring, PCA and encoder) or any encoder module (evaluated on ``X`` as given:
         centre it yourself). None is modified: the check runs on a copy, in eval mode,
         on the CPU.
-    X : array-like or Tensor of shape (n_samples, *input_shape)
+    X : array-like or Tensor of shape (n_samples, \\*input_shape)
         Raw samples for a reducer or a map; encoder inputs for a module.
     dtype : {'float64', 'float32'} or torch.dtype, default torch.float64
         Precision of the evaluation.
@@ -395,13 +409,13 @@ def check_exactness(
 def check_encoder_at_fit(
     encoder: nn.Module, x: torch.Tensor, n_components: int, param: str
 ) -> ExactnessReport:
-    """The fit-time check: output shape, then :func:`check_exactness` in float64.
+    """The fit-time check: output shape, then :func:`~glass_box_umap.check_exactness` in float64.
 
     Parameters
     ----------
     encoder : nn.Module
         The freshly built encoder (left untouched: the check runs on a copy).
-    x : Tensor of shape (m, *input_shape)
+    x : Tensor of shape (m, \\*input_shape)
         A few centred training inputs.
     n_components : int
     param : str
@@ -446,12 +460,17 @@ def warn_if_inexact(
     Parameters
     ----------
     encoder : nn.Module
-    inputs : Tensor of shape (n, *input_shape)
-        Encoder inputs (centred, projected); :data:`FIT_CHECK_SAMPLES` of them, spread
+    inputs : Tensor of shape (n, \\*input_shape)
+        Encoder inputs (centred, projected); ``FIT_CHECK_SAMPLES`` of them, spread
         over the rows, are checked.
     n_components : int
     param : str
         The parameter that chose the encoder, named in the warning and errors.
+
+    Returns
+    -------
+    ExactnessReport
+        The check's report (an ``ExactnessWarning`` was issued if it is not exact).
     """
     rows = np.unique(np.linspace(0, len(inputs) - 1, FIT_CHECK_SAMPLES).astype(np.int64))
     report = check_encoder_at_fit(encoder, inputs[rows], n_components, param)

@@ -1,7 +1,7 @@
 """From per-sample contributions to answers about groups of samples.
 
 All functions take the exact contributions ``C`` of shape (n_samples, n_components,
-n_features) returned by :meth:`GlassBoxUMAP.compute_contributions`, for which
+n_features) returned by :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions`, for which
 ``C[i].sum(-1)`` is sample ``i``'s embedding. Averages of contributions therefore add
 up to averages of positions, and a distance between group centroids splits exactly
 into per-feature parts — no sampling, no surrogate model.
@@ -329,11 +329,11 @@ def to_shap(
     Parameters
     ----------
     contributions : array of shape (n_samples, n_components, n_features)
-        Or (n_samples, n_components, *input_shape), flattened in C order. From
-        :meth:`GlassBoxUMAP.compute_contributions` (reference: the origin of the
+        Or (n_samples, n_components, \\*input_shape), flattened in C order. From
+        :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions` (reference: the origin of the
         embedding, where the training mean lands) or from
         :func:`glass_box_umap.paths.path_contributions` (reference: its baseline).
-    X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+    X : array-like of shape (n_samples, n_features) or (n_samples, \\*input_shape)
         The samples explained, as given to the model: the feature values the plots show.
         A DataFrame's columns name the features unless ``feature_names`` is given.
     component : int, default 0

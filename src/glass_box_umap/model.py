@@ -7,7 +7,7 @@ exactness checker share. A raw sample ``x`` of shape ``input_shape`` lands at
 
 (``P`` the optional PCA projection, for flat input only; ``scale`` one positive number,
 the root mean square of the training data's encoder inputs, so that the encoder sees
-inputs of unit size whatever the units of ``X``: see :func:`input_scale`). The encoder,
+inputs of unit size whatever the units of ``X``: see ``input_scale``). The encoder,
 ``P`` and the scale hold no offsets and the encoder is piecewise linear, so
 ``f(x) = J(x) (x - mean)`` exactly: the
 contributions ``J(x)[k, j] (x - mean)[j]`` sum to the embedding, and explain where a
@@ -118,7 +118,7 @@ class GlassBoxMap(nn.Module):
     Parameters
     ----------
     encoder : nn.Module
-        Bias-free and piecewise linear; maps (n, *encoder input shape) to
+        Bias-free and piecewise linear; maps (n, \\*encoder input shape) to
         (n, n_components).
     mean : array-like of shape input_shape
         The training mean, subtracted from every sample (kept in float64 on the CPU
@@ -128,7 +128,7 @@ class GlassBoxMap(nn.Module):
         precision the encoder was trained on.
     scale : float, default 1.0
         Positive; the encoder reads the centred (and projected) samples divided by it
-        (:func:`input_scale`). Models saved before the scale existed have 1.
+        (``input_scale``). Models saved before the scale existed have 1.
 
     Attributes
     ----------
@@ -177,7 +177,18 @@ class GlassBoxMap(nn.Module):
 
     # ------------------------------------------------------------------ tensors
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed *centred* samples ``x`` of shape (n, *input_shape): (n, n_components)."""
+        """Embed *centred* samples.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, \\*input_shape)
+            Samples minus ``mean``, in the map's dtype.
+
+        Returns
+        -------
+        Tensor of shape (n, n_components)
+            Their embedding.
+        """
         return self.encoder(self._scaled(x))
 
     def _scaled(self, x: torch.Tensor) -> torch.Tensor:
@@ -187,11 +198,23 @@ class GlassBoxMap(nn.Module):
         return x / self.scale.to(dtype=x.dtype, device=x.device)
 
     def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Jacobians (n, n_components, *input_shape) and outputs (n, n_components) at centred ``x``.
+        """Jacobians and outputs of the map at centred samples.
 
         The encoder's Jacobian (its closed form where it has one) times the projection,
         divided by the scale: the chain rule maps it back to the original features
         exactly.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, \\*input_shape)
+            Samples minus ``mean``.
+
+        Returns
+        -------
+        jacobian : Tensor of shape (n, n_components, \\*input_shape)
+            The Jacobian at each sample, in the original features.
+        output : Tensor of shape (n, n_components)
+            The embedding of each sample.
         """
         inv_scale = 1.0 / self.scale.to(dtype=x.dtype, device=x.device)
         jac, out = batch_jacobian(self.encoder, self._scaled(x.detach()).detach())
@@ -201,10 +224,24 @@ class GlassBoxMap(nn.Module):
 
     # ------------------------------------------------------------------ arrays
     def check_input(self, X: Any, owner: str = "GlassBoxMap") -> Any:
-        """``X`` validated (:func:`~glass_box_umap._validation.check_samples`) for this map.
+        """``X`` validated for this map.
 
-        Returns it as (n_samples, n_features) float64 (CSR for sparse input); raises,
-        naming ``X`` and ``owner``, when its samples are not of shape ``input_shape``.
+        Parameters
+        ----------
+        X : array-like or sparse matrix
+            Samples of shape ``input_shape`` each.
+        owner : str, default "GlassBoxMap"
+            The name errors give as the caller.
+
+        Returns
+        -------
+        ndarray or scipy.sparse.csr_matrix
+            ``X`` as (n_samples, n_features) float64 (CSR for sparse input).
+
+        Raises
+        ------
+        ValueError
+            Naming ``X`` and ``owner``, when its samples are not of shape ``input_shape``.
         """
         X, input_shape = check.check_samples(X)
         expected = self.input_shape
@@ -225,11 +262,11 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        X : ndarray or sparse matrix of shape (n, n_features), or ndarray (n, *input_shape)
+        X : ndarray or sparse matrix of shape (n, n_features), or ndarray (n, \\*input_shape)
 
         Returns
         -------
-        Tensor of shape (n, *input_shape), or (n, n_projected) with a projection.
+        Tensor of shape (n, \\*input_shape), or (n, n_projected) with a projection.
 
         Built chunk by chunk, so that neither a float64 copy of ``X`` nor a dense copy
         of sparse ``X`` exists at once (with a projection, only the projected inputs do).
@@ -270,13 +307,29 @@ class GlassBoxMap(nn.Module):
     ) -> Iterator[tuple[int, torch.Tensor]]:
         """Centred chunks of ``X`` as tensors: ``(n_rows, x)`` with ``x`` padded to ``MIN_ROWS``.
 
-        ``X`` is (n, n_features) (dense or sparse) or (n, *input_shape). Each chunk
+        ``X`` is (n, n_features) (dense or sparse) or (n, \\*input_shape). Each chunk
         is centred in float64, then cast to ``dtype``, and holds at most ``batch_size``
         samples. CPU BLAS switches to other kernels (another summation order) for
         matrices of fewer than about a dozen rows, so a sample's embedding would change
         in the last bit with the size of its batch; zero rows embed at exactly zero, and
         with them ``embed(X)[idx] == embed(X[idx])``. Keep the first ``n_rows`` rows of
         what you compute from ``x``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \\*input_shape)
+            Raw samples.
+        dtype : torch.dtype, default torch.float32
+            The chunks' dtype.
+        batch_size : int, default 10000
+            Most samples per chunk.
+
+        Yields
+        ------
+        n_rows : int
+            The number of real samples in the chunk.
+        x : Tensor of shape (max(n_rows, MIN_ROWS), \\*input_shape)
+            The centred chunk, padded with zero rows.
         """
         size = max(int(batch_size), MIN_ROWS)
         mean = self.mean.numpy().reshape(-1)
@@ -290,7 +343,20 @@ class GlassBoxMap(nn.Module):
             yield n_rows, x
 
     def embed(self, X: Any, batch_size: int = 10_000) -> np.ndarray:
-        """The embedding of raw samples ``X``: ndarray (n, n_components), float32."""
+        """The embedding of raw samples.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \\*input_shape)
+            Raw samples (not centred).
+        batch_size : int, default 10000
+            Samples per forward pass.
+
+        Returns
+        -------
+        ndarray of shape (n, n_components), float32
+            Their embedding.
+        """
         model = in_dtype(self, torch.float32)
         with torch.inference_mode():
             pieces = [model(x)[:n].numpy() for n, x in self.batches(X, torch.float32, batch_size)]
@@ -307,7 +373,7 @@ class GlassBoxMap(nn.Module):
 
         Parameters
         ----------
-        X : array-like of shape (n, *input_shape)
+        X : array-like of shape (n, \\*input_shape)
         dtype : torch.float32 or torch.float64
         reduction : {None, 'l2'}
             ``'l2'``: the Euclidean norm over embedding axes, one magnitude per feature.
@@ -315,7 +381,7 @@ class GlassBoxMap(nn.Module):
 
         Returns
         -------
-        ndarray of shape (n, n_components, *input_shape), or (n, *input_shape) for
+        ndarray of shape (n, n_components, \\*input_shape), or (n, \\*input_shape) for
         ``reduction='l2'``, in ``dtype``. Sums over features to :meth:`embed` (float32)
         or to the float64 forward pass (float64, to about 1e-12 relative).
         """
@@ -333,9 +399,23 @@ class GlassBoxMap(nn.Module):
     def compute_jacobian(
         self, X: Any, dtype: torch.dtype = torch.float32, batch_size: int = 10_000
     ) -> np.ndarray:
-        """Jacobians of the map at raw samples ``X``: (n, n_components, *input_shape).
+        """Jacobians of the map at raw samples.
 
         Row-wise products with the centred samples are :meth:`contributions`.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, n_features) or (n, \\*input_shape)
+            Raw samples (not centred).
+        dtype : torch.dtype, default torch.float32
+            The dtype the map is evaluated in.
+        batch_size : int, default 10000
+            Samples per evaluation.
+
+        Returns
+        -------
+        ndarray of shape (n, n_components, \\*input_shape)
+            The Jacobian at each sample, in ``dtype``.
         """
         model = in_dtype(self, dtype)
         return np.concatenate(
@@ -353,7 +433,7 @@ class RawInputMap(nn.Module):
 
     Shapes
     ------
-    input (n, *input_shape) -> output (n, n_components).
+    input (n, \\*input_shape) -> output (n, n_components).
     """
 
     def __init__(self, map_: GlassBoxMap) -> None:
@@ -364,7 +444,7 @@ class RawInputMap(nn.Module):
         return self.map(x - self.map.mean.to(device=x.device, dtype=x.dtype))
 
     def jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Jacobians (n, n_components, *input_shape) and outputs; centring leaves J alone."""
+        """Jacobians (n, n_components, \\*input_shape) and outputs; centring leaves J alone."""
         return self.map.jacobian(x - self.map.mean.to(device=x.device, dtype=x.dtype))
 
 

@@ -366,7 +366,7 @@ def _unit_scale(X: torch.Tensor) -> tuple[torch.Tensor, int]:
 
 
 def _unscale(distances: np.ndarray, exponent: int, metric: str) -> np.ndarray:
-    """Distances of data scaled by :func:`_unit_scale` back in the data's units.
+    """Distances of data scaled by ``_unit_scale`` back in the data's units.
 
     Cosine and correlation do not depend on the scale; squared euclidean goes with its
     square. Raises a ValueError naming ``X`` when they do not fit in float32.
@@ -497,7 +497,7 @@ def _refine(
 def _refine_all(
     X: np.ndarray, indices: np.ndarray, metric: str, p: float = 2.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_refine` over all rows of an approximate kNN graph, block by block on the CPU."""
+    """``_refine`` over all rows of an approximate kNN graph, block by block on the CPU."""
     Xt, exponent = _unit_scale(torch.as_tensor(X))
     Xt = _prepare_for_metric(Xt, metric)
     idx = torch.as_tensor(np.ascontiguousarray(indices, dtype=np.int64))
@@ -527,12 +527,12 @@ def exact_knn(
     Each block of queries is scored against all points with one matrix product
     (or ``torch.cdist`` for manhattan, chebyshev and minkowski), the ``n_neighbors``
     best are kept with ``topk``, and their distances are recomputed directly from the
-    coordinate differences (:func:`_refine`). Memory is bounded by
+    coordinate differences (``_refine``). Memory is bounded by
     ``block_size * n_samples`` scores, and the default block size keeps that within
     ``EXACT_KNN_BLOCK_BYTES`` (on a GPU, a quarter of the free memory up to
     ``EXACT_KNN_GPU_BLOCK_BYTES``). Distances are those of
     ``sklearn.metrics.pairwise_distances`` with the same metric (tested). The data is
-    searched scaled by a power of two (:func:`_unit_scale`), so that any finite float32
+    searched scaled by a power of two (``_unit_scale``), so that any finite float32
     magnitude, 1e-30 to 3e38, gives the same neighbours; distances that do not fit in
     float32 in the data's units (squared euclidean of 1e20 data) raise a ValueError.
 
@@ -598,7 +598,7 @@ def approximate_knn(
 
     Any metric of ``PYNNDESCENT_METRICS``, with ``metric_kwds`` passed to pynndescent as
     they are. For the metrics exact search serves, distances are then recomputed
-    exactly (:func:`_refine`); for the others they are pynndescent's.
+    exactly (``_refine``); for the others they are pynndescent's.
 
     Returns
     -------

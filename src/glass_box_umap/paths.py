@@ -1,6 +1,7 @@
 """Exact attributions against any reference point: integrated gradients, without approximation.
 
-:meth:`GlassBoxUMAP.compute_contributions` explains a sample relative to the origin of
+:meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions` explains a sample relative to the origin
+of
 the embedding, where the mean training sample lands. To explain it relative to another
 reference ``r`` (another sample, a cluster's centroid, a control), split
 ``g(x) - g(r)`` over the features along the straight path ``p(t) = r + t (x - r)``:
@@ -170,9 +171,9 @@ class _Tracer:
 
         Parameters
         ----------
-        points : Tensor of shape (n, *input_shape)
+        points : Tensor of shape (n, \\*input_shape)
             ``p(m) = r + m (x - r)``.
-        direction : Tensor of shape (n, *input_shape)
+        direction : Tensor of shape (n, \\*input_shape)
             ``x - r``.
         m : Tensor of shape (n,), float64
             Where on the path ``points`` lie.
@@ -315,21 +316,21 @@ def path_contributions(
     float32 and ~1e-15 in float64 (the tests demand 1e-5 and 1e-12). With ``baseline = 0``
     and a bias-free (positively homogeneous) module, the path is a ray from the origin,
     lies in one piece, and the result is the ordinary ``J(x)[k, j] * x[j]`` of
-    :func:`glass_box_umap.attribution.contributions`.
+    ``glass_box_umap.attribution.contributions``.
 
     Parameters
     ----------
     module : nn.Module
         Continuous piecewise linear (:func:`check_piecewise_linear`), mapping a batch of
-        shape (n, *input_shape) to (n, n_components), with samples along dimension 0 of
+        shape (n, \\*input_shape) to (n, n_components), with samples along dimension 0 of
         every layer. It is not modified: the walk runs on a copy, in eval mode and in
         ``dtype``, on the device of its parameters. :func:`fitted_map` gives one for a
         fitted :class:`~glass_box_umap.GlassBoxUMAP` that takes raw samples (a
-        :class:`~glass_box_umap.model.RawInputMap`): ``X`` and ``baseline`` are then
+        ``RawInputMap``): ``X`` and ``baseline`` are then
         centred on its mean in float64 first and the centred map is walked, so that
         raw units with large offsets meet the same bounds.
-    X : array-like or Tensor of shape (n_samples, *input_shape)
-    baseline : array-like or Tensor of shape input_shape or (n_samples, *input_shape)
+    X : array-like or Tensor of shape (n_samples, \\*input_shape)
+    baseline : array-like or Tensor of shape input_shape or (n_samples, \\*input_shape)
         The reference: one for every sample, or one per sample.
     dtype : {'float32', 'float64'} or torch.dtype, default torch.float32
         Precision of the forward passes and Jacobians (the integral over pieces is
@@ -343,7 +344,7 @@ def path_contributions(
 
     Returns
     -------
-    contributions : ndarray of shape (n_samples, n_components, *input_shape), ``dtype``
+    contributions : ndarray of shape (n_samples, n_components, \\*input_shape), ``dtype``
     pieces : ndarray of shape (n_samples,), int64
         Linear pieces crossed by each sample's path (1 for a path inside one piece,
         and for ``x == r``).

@@ -35,11 +35,11 @@ class EdgeBatch:
 
         Parameters
         ----------
-        data : Tensor of shape (n_vertices, *input_shape)
+        data : Tensor of shape (n_vertices, \\*input_shape)
 
         Returns
         -------
-        Tensor of shape (n_encoded, *input_shape)
+        Tensor of shape (n_encoded, \\*input_shape)
         """
         # index_select, not fancy indexing: its backward (index_add) is several times
         # faster on CPU than the accumulate-put that x[idx] differentiates into.
@@ -214,14 +214,14 @@ class NeighbourNoise:
 
         Parameters
         ----------
-        data : Tensor of shape (n_vertices, *input_shape)
+        data : Tensor of shape (n_vertices, \\*input_shape)
             All encoder inputs.
         vertices : LongTensor of shape (n_encoded,) or None
             The rows encoded this step (None: all, in order).
 
         Returns
         -------
-        Tensor of shape (n_encoded, *input_shape), ``data``'s dtype.
+        Tensor of shape (n_encoded, \\*input_shape), ``data``'s dtype.
         """
         flat = data.flatten(1)
         if vertices is None:

@@ -31,7 +31,7 @@ What ends up where (``fit`` and ``transform`` alike):
   column names.
 * ``uns[uns_key]``: parameters, feature names, where the contributions are, which
   neighbour graph was embedded (``'graph'``, with ``neighbors_key``), and with
-  ``groupby``, the :func:`~glass_box_umap.explain.explain_groups` table as a dict of
+  ``groupby``, the :func:`~glass_box_umap.explain_groups` table as a dict of
   columns.
 
 Sparse ``adata.X`` (or layer) is never densified whole: the estimator and the
@@ -270,7 +270,7 @@ class _Summaries:
     """Means over cells of the contributions' summaries, accumulated chunk by chunk.
 
     The per-gene means of ``|C|`` and of :func:`~glass_box_umap.explain.l2_share`, and
-    the :func:`~glass_box_umap.explain.explain_groups` table: every number in it but
+    the :func:`~glass_box_umap.explain_groups` table: every number in it but
     ``n_samples`` and ``rank`` is a mean over a group's cells, so the tables of chunks,
     weighted by their ``n_samples``, add up to the table of all cells.
     """
@@ -309,7 +309,7 @@ class _Summaries:
         return self.share_sum / self.n
 
     def groups_table(self) -> pd.DataFrame:
-        """What :func:`explain_groups` returns for all the cells taken in."""
+        """What :func:`~glass_box_umap.explain_groups` returns for all the cells taken in."""
         n = self._group_sums["n_samples"]
         table = self._group_sums.drop(columns="n_samples").div(n, axis=0)
         table = table.assign(n_samples=n.round().astype(int))
@@ -426,7 +426,8 @@ def fit(
     chunk_rows: int = CHUNK_ROWS,
     **params: Any,
 ) -> GlassBoxUMAP:
-    """Fit :class:`GlassBoxUMAP` on ``adata`` and write embedding, contributions and summaries.
+    """Fit :class:`~glass_box_umap.GlassBoxUMAP` on ``adata`` and write embedding, contributions
+    and summaries.
 
     Parameters
     ----------
@@ -440,7 +441,7 @@ def fit(
     layer : str, optional
         A layer for the encoder to read instead of ``X``; contributions are per gene.
     groupby : str, optional
-        An ``obs`` column; its groups are explained with :func:`explain_groups`.
+        An ``obs`` column; its groups are explained with :func:`~glass_box_umap.explain_groups`.
     key_added : str, default 'X_glassbox_umap'
         ``obsm`` key of the embedding (and prefix of the other keys).
     uns_key : str, default 'glassbox_umap'
@@ -464,7 +465,8 @@ def fit(
     chunk_rows : int, default 4,096
         Cells whose contributions are computed (and written) at a time.
     **params
-        :class:`GlassBoxUMAP` parameters. With thousands of genes, ``pca_components``
+        :class:`~glass_box_umap.GlassBoxUMAP` parameters. With thousands of genes,
+        ``pca_components``
         (say 50) keeps the encoder's inputs small: without it they are a dense float32
         (n_obs, n_vars) array.
 

@@ -262,8 +262,8 @@ class UMAPModule(pl.LightningModule):
     Parameters
     ----------
     encoder : nn.Module
-        Maps (n, *input_shape) to (n, n_components).
-    data : Tensor of shape (n_samples, *input_shape)
+        Maps (n, \\*input_shape) to (n, n_components).
+    data : Tensor of shape (n_samples, \\*input_shape)
         Encoder inputs (already centred and projected). Kept out of the state dict.
     edges : EdgeList
     config : TrainingConfig
@@ -367,7 +367,7 @@ class UMAPModule(pl.LightningModule):
 
         Parameters
         ----------
-        x : Tensor of shape (n_vertices, *input_shape)
+        x : Tensor of shape (n_vertices, \\*input_shape)
             Encoder inputs.
         sampler : EdgeSampler
             Its ``head`` and ``tail`` (on ``x``'s device) are the graph's edges.

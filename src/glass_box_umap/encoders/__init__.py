@@ -1,7 +1,7 @@
 """Locally linear encoders and the registry that ``encoder_name`` looks them up in.
 
 An encoder is an ``nn.Module`` built as ``cls(input_dims, n_components, **encoder_kwargs)``
-that maps a batch of centred inputs of shape (n, *input_shape) to the embedding, of
+that maps a batch of centred inputs of shape (n, \\*input_shape) to the embedding, of
 shape (n, n_components). ``input_dims`` is the number of features (an int) for
 tabular data, and the per-sample shape (a tuple such as ``(C, H, W)``) for N-D input.
 For contributions to be exact the encoder must be positively homogeneous of degree one,
@@ -150,6 +150,11 @@ def register_encoder(name: str) -> Callable[[_Cls], _Cls]:
 def unregister_encoder(name: str) -> None:
     """Remove a user-registered encoder (shipped ones stay).
 
+    Parameters
+    ----------
+    name : str
+        The name it was registered under.
+
     Raises
     ------
     ValueError
@@ -163,12 +168,34 @@ def unregister_encoder(name: str) -> None:
 
 
 def available_encoders() -> list[str]:
-    """Names accepted by ``encoder_name``, sorted."""
+    """Names accepted by ``encoder_name``, sorted.
+
+    Returns
+    -------
+    list of str
+        The shipped encoders' names and those registered with :func:`register_encoder`.
+    """
     return sorted(_REGISTRY)
 
 
 def get_encoder_class(name: str) -> type[nn.Module]:
-    """The registered class for ``name``; a ValueError listing the choices otherwise."""
+    """The class registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`~glass_box_umap.available_encoders`.
+
+    Returns
+    -------
+    type
+        The ``nn.Module`` subclass registered under ``name``.
+
+    Raises
+    ------
+    ValueError
+        Listing the available names, when ``name`` is not one of them.
+    """
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
@@ -191,6 +218,11 @@ def build_encoder(
     n_components : int
     kwargs : mapping
         ``encoder_kwargs``.
+
+    Returns
+    -------
+    nn.Module
+        ``cls(input_dims, n_components, **kwargs)``, checked against the encoder contract.
 
     Raises
     ------
@@ -228,7 +260,7 @@ def make_encoder(
     input_dims: int | tuple[int, ...],
     n_components: int,
 ) -> nn.Module:
-    """The encoder given as ``GlassBoxUMAP(encoder=...)``: a copy of a module, or built.
+    """The encoder given as ``GlassBoxUMAP(encoder=)``: a copy of a module, or built.
 
     Parameters
     ----------
@@ -238,6 +270,11 @@ def make_encoder(
         ``encoder(input_dims, n_components)`` and must return an ``nn.Module``.
     input_dims : int or tuple of int
     n_components : int
+
+    Returns
+    -------
+    nn.Module
+        The copy, or the module the callable built.
 
     Raises
     ------

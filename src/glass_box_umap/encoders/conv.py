@@ -39,9 +39,9 @@ class ConvEncoder(nn.Module):
     n_hidden_layers : int, default 1
         Hidden layers of the head (0: the flattened features map linearly to the output).
 
-    Shapes
-    ------
-    input (n, C, H, W) or (n, H, W) -> output (n, n_components).
+    Notes
+    -----
+    Shapes: input ``(n, C, H, W)`` or ``(n, H, W)`` -> output ``(n, n_components)``.
     """
 
     def __init__(
@@ -103,6 +103,18 @@ class ConvEncoder(nn.Module):
         nn.init.normal_(last.weight, std=last.in_features**-0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of encoder inputs.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, C, H, W), or (n, H, W) for one channel
+            Encoder inputs (centred, projected and scaled samples).
+
+        Returns
+        -------
+        Tensor of shape (n, n_components)
+            The embedding.
+        """
         if x.ndim == 3:
             x = x.unsqueeze(1)
         return self.head(self.features(x))

@@ -54,9 +54,9 @@ class Linear(nn.Linear):
     ----------
     in_features, out_features : int
 
-    Shapes
-    ------
-    input (n, *, in_features) -> output (n, *, out_features).
+    Notes
+    -----
+    Shapes: input ``(n, *, in_features)`` -> output ``(n, *, out_features)``.
     """
 
     def __init__(self, in_features: int, out_features: int) -> None:
@@ -76,9 +76,9 @@ class Conv2d(nn.Conv2d):
     **kwargs
         Any other ``nn.Conv2d`` argument except ``bias``.
 
-    Shapes
-    ------
-    input (n, in_channels, H, W) -> output (n, out_channels, H', W').
+    Notes
+    -----
+    Shapes: input ``(n, in_channels, H, W)`` -> output ``(n, out_channels, H', W')``.
     """
 
     def __init__(
@@ -111,6 +111,18 @@ class Residual(nn.Module):
         self.shortcut = shortcut
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output, ``shortcut(x) + body(x)``.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, ...)
+            The block's input.
+
+        Returns
+        -------
+        Tensor
+            The skip (``x`` itself, or its bias-free projection) plus the body's output.
+        """
         skip = x if self.shortcut is None else self.shortcut(x)
         return skip + self.body(x)
 
@@ -136,9 +148,9 @@ class ScaleNorm(nn.Module):
     affine : bool, default True
         Learn a per-channel gain (a scale; there is no shift).
 
-    Shapes
-    ------
-    input (n, num_features, *) -> output of the same shape.
+    Notes
+    -----
+    Shapes: input ``(n, num_features, *)`` -> output of the same shape.
     """
 
     def __init__(
@@ -152,6 +164,18 @@ class ScaleNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each channel divided by its RMS (the batch's in training, the running one otherwise).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, num_features, ...)
+            The input.
+
+        Returns
+        -------
+        Tensor of the shape of ``x``
+            The normalised input (times ``weight`` when affine).
+        """
         if x.ndim < 2 or x.shape[1] != self.num_features:
             raise ValueError(
                 f"x: ScaleNorm({self.num_features}) expects shape (n, {self.num_features}, ...), "
@@ -169,6 +193,13 @@ class ScaleNorm(nn.Module):
         return x * scale.view(1, -1, *([1] * (x.ndim - 2)))
 
     def extra_repr(self) -> str:
+        """The layer's settings, as ``print(module)`` shows them.
+
+        Returns
+        -------
+        str
+            Features, ``eps``, ``momentum`` and whether it is affine.
+        """
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.weight is not None}"

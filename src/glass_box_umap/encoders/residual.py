@@ -27,9 +27,9 @@ class ResidualEncoder(nn.Module):
     n_blocks : int, default 2
         Residual blocks (0 gives stem, PReLU, head: a one-hidden-layer MLP).
 
-    Shapes
-    ------
-    input (n, *input_dims) -> output (n, n_components).
+    Notes
+    -----
+    Shapes: input ``(n, *input_dims)`` -> output ``(n, n_components)``.
     """
 
     #: Refuse N-D ``X`` by name in ``GlassBoxUMAP``, as the default MLP does.
@@ -80,5 +80,17 @@ class ResidualEncoder(nn.Module):
         nn.init.normal_(head.weight, std=head.in_features**-0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of encoder inputs.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, input_dims) or (n, \\*input_shape)
+            Encoder inputs (centred, projected and scaled samples).
+
+        Returns
+        -------
+        Tensor of shape (n, n_components)
+            The embedding; N-D samples are flattened first.
+        """
         x = x.flatten(1) if x.ndim > 2 else x
         return self.head(self.blocks(self.stem(x)))

@@ -166,7 +166,7 @@ def explore(
     reference_contributions : array like ``contributions``, optional
         Exact contributions of every sample relative to sample ``reference``, e.g.
         ``path_contributions(fitted_map(reducer), X, X[reference])[0]``
-        (:mod:`glass_box_umap.paths`). While ``reference`` is the reference, the hover
+        (``glass_box_umap.paths``). While ``reference`` is the reference, the hover
         shows these (all components, top features by L2 magnitude, as relative to the
         mean) instead of differences. They travel as one precomputed hover string per
         plotted point, outside ``max_values``. They must sum over the features to
@@ -424,8 +424,27 @@ def save_explorer(
     """Write :func:`explore`'s layout to one self-contained HTML file and return its path.
 
     BokehJS is inlined (``bokeh.resources.INLINE``), so the file opens without network access.
-    The other arguments are those of :func:`explore`; the page title is ``title`` when given.
-    The parent directory must exist.
+    The page title is ``title`` when given.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HTML file to write; its parent directory must exist.
+    embedding : array-like of shape (n_samples, n_components)
+        As in :func:`explore`.
+    contributions : array-like of shape (n_samples, n_components, n_features)
+        As in :func:`explore`.
+    *args
+        More positional arguments of :func:`explore` (``feature_names``, ...).
+    emb : array-like, optional
+        The old name of ``embedding``; works with a ``FutureWarning`` for one release.
+    **kwargs
+        The keyword arguments of :func:`explore`.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     embedding = renamed_keyword("save_explorer", "embedding", embedding, "emb", emb)
     path = Path(path)

@@ -161,7 +161,7 @@ def plot_feature_contribution(
     ----------
     embedding : array of shape (n_samples, n_components)
     contributions : array of shape (n_samples, n_components, n_features)
-        From :meth:`GlassBoxUMAP.compute_contributions`; image contributions
+        From :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions`; image contributions
         (n_samples, n_components, C, H, W) too, one feature per pixel.
     feature : int or str
         Feature index (flat, C order, for images), or name (looked up in
@@ -228,7 +228,7 @@ def plot_top_features(
     """Per group, a bar chart of the features that contribute most, signed per axis.
 
     Features are ranked within each group by their mean L2 contribution (the same
-    ranking as :func:`glass_box_umap.explain.explain_groups`); the bars show the
+    ranking as :func:`glass_box_umap.explain_groups`); the bars show the
     group's mean signed contribution along each embedding axis.
 
     Parameters
@@ -237,7 +237,7 @@ def plot_top_features(
     groups : array of shape (n_samples,)
         Group label of each sample.
     k : int, default 10
-        Features per group (``k`` as in :func:`glass_box_umap.explain.top_features`).
+        Features per group (``k`` as in :func:`glass_box_umap.top_features`).
     feature_names : sequence of str, optional
     ncols : int, default 3
         Panels per row.

@@ -217,7 +217,7 @@ def animate(snapshots: Any, dpi: int = 80, interval_ms: float = 250) -> Any:
 
 
 def save_animation(snapshots: Any, path: str | Path, fps: float = 4.0, dpi: int = 80) -> Path:
-    """Write :func:`animate` as a GIF (Pillow) or a self-contained HTML player.
+    """Write ``animate(snapshots)`` as a GIF (Pillow) or a self-contained HTML player.
 
     Parameters
     ----------
