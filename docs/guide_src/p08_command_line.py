@@ -94,11 +94,25 @@ ax.axis("off")
 plt.show()
 
 # %%
-# Columns the model cannot read (here the text columns, not dropped) are reported by name,
-# with exit status 2:
+# Columns the model never reads (here the text columns ``species`` and ``sample_id``) are
+# ignored, so ``transform`` needs no ``--drop-columns``:
+status = main(
+    [
+        "transform", str(folder / "run1" / "model.safetensors"), str(folder / "iris.csv"),
+        "--out", str(folder / "all_columns.csv"),
+    ]
+)
+print("exit status", status)
+
+# %%
+# A wrong output is refused before any work, in one line with exit status 2 (here ``--out``
+# names a folder):
 try:
     status = main(
-        ["transform", str(folder / "run1" / "model.safetensors"), str(folder / "iris.csv")]
+        [
+            "transform", str(folder / "run1" / "model.safetensors"), str(folder / "iris.csv"),
+            "--out", str(folder / "why"),
+        ]
     )
 except SystemExit as stop:
     status = stop.code

@@ -27,7 +27,7 @@ A non-linearity written in a ``forward`` method rather than as a module (``F.rel
 is invisible to step 1; the check of step 2 catches it, and the walk bisects the piece
 until the check passes. In float32 that check is as coarse as the rounding, so kinks it
 lets through add up: every path's summed contributions are compared with
-``g(x) - g(r)`` at the end, and a miss beyond :data:`SUM_BOUND` warns, naming the module.
+``g(x) - g(r)`` at the end, and a miss beyond ``SUM_BOUND`` warns, naming the module.
 Samples are walked together, as a batch: no per-sample loop.
 """
 
@@ -363,7 +363,7 @@ def path_contributions(
     -----
     RuntimeWarning
         Naming the module (the encoder of a fitted map) when the summed contributions of
-        a path miss ``g(x) - g(r)`` by more than :data:`SUM_BOUND` (1e-5 in float32,
+        a path miss ``g(x) - g(r)`` by more than ``SUM_BOUND`` (1e-5 in float32,
         1e-13 in float64, relative to the size of the terms), or a piece shorter than the
         float resolution still fails the linearity check: the module hides a
         non-linearity its layers do not show (``torch.abs``, ``F.relu``, ``F.gelu`` in
@@ -465,7 +465,7 @@ def _walk(
     """Walk every path ``r -> x`` of a batch.
 
     Returns the contributions (float64), the pieces crossed, each path's relative error
-    of the summed contributions (:data:`SUM_BOUND`), and how many paths have a piece
+    of the summed contributions (``SUM_BOUND``), and how many paths have a piece
     below the float resolution that failed the linearity check.
     """
     n = x.shape[0]
