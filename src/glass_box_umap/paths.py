@@ -1,8 +1,7 @@
 """Exact attributions against any reference point: integrated gradients, without approximation.
 
-:meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions` explains a sample relative to the origin
-of
-the embedding, where the mean training sample lands. To explain it relative to another
+:meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions` explains a sample relative to
+the origin of the embedding, where the mean training sample lands. To explain it relative to another
 reference ``r`` (another sample, a cluster's centroid, a control), split
 ``g(x) - g(r)`` over the features along the straight path ``p(t) = r + t (x - r)``:
 
