@@ -192,6 +192,13 @@ def budget_table(
     budgets : list of int
         Values of ``num_batches`` (optimiser steps per epoch).
     """
+
+    def quality(scores: list[Scores]) -> list[str]:
+        return [
+            f"{np.mean([getattr(s, f) for s in scores]):.3f}"
+            for f in ("accuracy", "trust_test", "trust_train")
+        ]
+
     epochs = params.get("epochs", 200)
     head = ["dataset", "steps", "held-out acc", "trust test", "trust train", "fit s", "fit / umap"]
     rows = [head]
@@ -203,10 +210,7 @@ def budget_table(
             [
                 name,
                 "umap-learn",
-                *(
-                    f"{np.mean([getattr(s, f) for s in base]):.3f}"
-                    for f in ("accuracy", "trust_test", "trust_train")
-                ),
+                *quality(base),
                 f"{base_s:.2f}",
                 "1.00x",
             ]
@@ -221,10 +225,7 @@ def budget_table(
                 [
                     name,
                     str(epochs * n),
-                    *(
-                        f"{np.mean([getattr(s, f) for s in scores]):.3f}"
-                        for f in ("accuracy", "trust_test", "trust_train")
-                    ),
+                    *quality(scores),
                     f"{fit_s:.2f}",
                     f"{fit_s / base_s:.2f}x",
                 ]
