@@ -19,10 +19,21 @@ numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
 API_PAGE = Path(__file__).resolve().parents[1] / "docs" / "api" / "index.rst"
 # GL08: no docstring; PR01: a parameter is not documented; PR02: a documented parameter is
-# not in the signature; PR03: they are in another order; PR04: no type; PR10: "x: int"
-# without the space numpydoc needs; RT01: no Returns section; YD01: no Yields section for a
-# generator. (Descriptions of each entry, PR07 and RT03, are not enforced yet.)
-CHECKS = {"GL08", "PR01", "PR02", "PR03", "PR04", "PR10", "RT01", "YD01"}
+# not in the signature; PR03: they are in another order; PR04: no type; PR07: a parameter
+# has no description; PR10: "x: int" without the space numpydoc needs; RT01: no Returns
+# section; RT03: a Returns entry has no description; YD01: no Yields section for a generator.
+CHECKS = {"GL08", "PR01", "PR02", "PR03", "PR04", "PR07", "PR10", "RT01", "RT03", "YD01"}
+# Descriptions still missing in estimator.py, which is being edited elsewhere: allowed here
+# until they are written, then this list goes. An entry that no longer fails is an error,
+# so that the list only shrinks.
+PENDING = {
+    "glass_box_umap.GlassBoxUMAP.fit": {"RT03"},
+    "glass_box_umap.GlassBoxUMAP.transform": {"PR07", "RT03"},
+    "glass_box_umap.GlassBoxUMAP.compute_contributions": {"PR07"},
+    "glass_box_umap.GlassBoxUMAP.compute_jacobian": {"PR07", "RT03"},
+    "glass_box_umap.GlassBoxUMAP.get_feature_names_out": {"RT03"},
+    "glass_box_umap.GlassBoxUMAP.load": {"PR07"},
+}
 
 
 def documented_names() -> list[str]:
@@ -90,4 +101,7 @@ def _errors(name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", public_objects())
 def test_public_docstring_follows_numpydoc(name):
-    assert _errors(name) == []
+    errors = _errors(name)
+    pending = PENDING.get(name, set())
+    assert pending <= {e.split(":")[0] for e in errors}, f"{name}: remove it from PENDING"
+    assert [e for e in errors if e.split(":")[0] not in pending] == []

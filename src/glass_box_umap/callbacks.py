@@ -188,6 +188,7 @@ class EmbeddingSnapshots(pl.Callback):
         fps : float, default 4
             Frames (snapshots) per second.
         dpi : int, default 80
+            Resolution of the 8 x 4 inch frames: 640 x 320 pixels at the default.
 
         Returns
         -------

@@ -145,6 +145,8 @@ def scan_encoder(module: nn.Module) -> list[Finding]:
     Parameters
     ----------
     module : nn.Module
+        The encoder (or any module) to scan; its submodules and parameters are read,
+        nothing is run.
 
     Returns
     -------
@@ -200,10 +202,15 @@ class ExactnessReport:
     dtype : torch.dtype
         Precision of the evaluation.
     n_samples : int
+        The number of samples checked (rows of ``X``).
     max_abs_error, mean_abs_error, max_rel_error, mean_rel_error : float
+        The largest and the mean, over the samples, of the absolute and of the relative
+        error defined above. A NaN error (a failed forward pass) makes the largest
+        errors infinite and the means NaN.
     worst_samples : ndarray of shape (n_worst,), int
         Row indices of ``X`` with the largest relative errors, worst first.
     worst_rel_errors : ndarray of shape (n_worst,), float
+        The relative errors of ``worst_samples``, in the same order.
     findings : tuple of Finding
         From :func:`~glass_box_umap.exactness.scan_encoder`.
     """
@@ -460,10 +467,13 @@ def warn_if_inexact(
     Parameters
     ----------
     encoder : nn.Module
+        The freshly initialised encoder (left untouched: the check runs on a copy).
     inputs : Tensor of shape (n, \\*input_shape)
         Encoder inputs (centred, projected); ``FIT_CHECK_SAMPLES`` of them, spread
         over the rows, are checked.
     n_components : int
+        The embedding's dimension: the encoder must map the inputs to
+        (n, n_components).
     param : str
         The parameter that chose the encoder, named in the warning and errors.
 

@@ -76,9 +76,14 @@ def explain_groups(
     Parameters
     ----------
     contributions : array of shape (n_samples, n_components, n_features)
+        Float contributions, from :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions`
+        or :func:`glass_box_umap.paths.path_contributions`. Those of images,
+        (n_samples, n_components, \\*input_shape), are read flattened in C order.
     groups : array of shape (n_samples,)
         Group label of each sample (cluster, cell type, class ...).
     feature_names : sequence of str, optional
+        One name per feature (per pixel, in C order, for images), for example
+        ``reducer.feature_names_in_``; ``x0, x1, ...`` (``x[c,h,w]``) when omitted.
 
     Returns
     -------
@@ -155,11 +160,16 @@ def explain_difference(
     Parameters
     ----------
     contributions : array of shape (n_samples, n_components, n_features)
+        Float contributions, from :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions`
+        or :func:`glass_box_umap.paths.path_contributions`. Those of images,
+        (n_samples, n_components, \\*input_shape), are read flattened in C order.
     embedding : array of shape (n_samples, n_components)
         The embedding the contributions explain (``transform`` of the same ``X``).
     mask_a, mask_b : boolean array of shape (n_samples,), integer indices, or one index
         The two groups; a single index compares one sample with another.
     feature_names : sequence of str, optional
+        One name per feature (per pixel, in C order, for images), for example
+        ``reducer.feature_names_in_``; ``x0, x1, ...`` (``x[c,h,w]``) when omitted.
 
     Notes
     -----
@@ -229,8 +239,14 @@ def top_features(
     Parameters
     ----------
     contributions : array of shape (n_samples, n_components, n_features)
+        Float contributions, from :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions`
+        or :func:`glass_box_umap.paths.path_contributions`. Those of images,
+        (n_samples, n_components, \\*input_shape), are read flattened in C order.
     k : int, default 3
+        How many features to keep per sample, from 1 to n_features.
     feature_names : sequence of str, optional
+        One name per feature (per pixel, in C order, for images), for example
+        ``reducer.feature_names_in_``; ``x0, x1, ...`` (``x[c,h,w]``) when omitted.
 
     Returns
     -------
@@ -273,7 +289,12 @@ def contributions_frame(
     Parameters
     ----------
     contributions : array of shape (n_samples, n_components, n_features)
+        Float contributions, from :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions`
+        or :func:`glass_box_umap.paths.path_contributions`. Those of images,
+        (n_samples, n_components, \\*input_shape), are read flattened in C order.
     feature_names : sequence of str, optional
+        One name per feature (per pixel, in C order, for images), for example
+        ``reducer.feature_names_in_``; ``x0, x1, ...`` (``x[c,h,w]``) when omitted.
     samples : sequence of length n_samples, optional
         Sample ids (for example a DataFrame's index); ``0 .. n - 1`` when omitted.
 
@@ -339,6 +360,8 @@ def to_shap(
     component : int, default 0
         The embedding component explained, numbered from 0.
     feature_names : sequence of str, optional
+        One name per feature (per pixel, in C order, for images). When omitted: the
+        columns of ``X`` if it is a DataFrame, else ``x0, x1, ...`` (``x[c,h,w]``).
     base_values : float or array of shape (n_samples,), optional
         Where the reference lands on the component. ``None`` is 0: the reference of
         ``compute_contributions``. For path contributions give the baseline's embedding,

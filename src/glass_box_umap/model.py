@@ -260,16 +260,19 @@ class GlassBoxMap(nn.Module):
     def prepare(self, X: Any) -> torch.Tensor:
         """What the encoder sees: ``X`` centred, then projected, then scaled, in float32.
 
+        Built chunk by chunk, so that neither a float64 copy of ``X`` nor a dense copy
+        of sparse ``X`` exists at once (with a projection, only the projected inputs do).
+
         Parameters
         ----------
         X : ndarray or sparse matrix of shape (n, n_features), or ndarray (n, \\*input_shape)
+            Raw samples (not centred), flattened or in the shape the model was fitted on.
 
         Returns
         -------
-        Tensor of shape (n, \\*input_shape), or (n, n_projected) with a projection.
-
-        Built chunk by chunk, so that neither a float64 copy of ``X`` nor a dense copy
-        of sparse ``X`` exists at once (with a projection, only the projected inputs do).
+        Tensor of shape (n, \\*input_shape), or (n, n_projected) with a projection, float32
+            The encoder's inputs: each sample minus the training mean, projected onto the
+            principal axes when the model has a projection, divided by the input scale.
         """
         if X.ndim > 2 and tuple(X.shape[1:]) == self.input_shape:
             X = X.reshape(X.shape[0], -1)
@@ -374,16 +377,20 @@ class GlassBoxMap(nn.Module):
         Parameters
         ----------
         X : array-like of shape (n, \\*input_shape)
-        dtype : torch.float32 or torch.float64
+            Raw samples (not centred).
+        dtype : torch.float32 or torch.float64, default torch.float32
+            The dtype the map is evaluated in, and the dtype of the result.
         reduction : {None, 'l2'}
             ``'l2'``: the Euclidean norm over embedding axes, one magnitude per feature.
-        batch_size : int
+        batch_size : int, default 10000
+            Most samples per evaluation.
 
         Returns
         -------
-        ndarray of shape (n, n_components, \\*input_shape), or (n, \\*input_shape) for
-        ``reduction='l2'``, in ``dtype``. Sums over features to :meth:`embed` (float32)
-        or to the float64 forward pass (float64, to about 1e-12 relative).
+        ndarray of shape (n, n_components, \\*input_shape) or (n, \\*input_shape)
+            The contributions, in ``dtype``; the second shape for ``reduction='l2'``.
+            Summed over features they give :meth:`embed` (float32) or the float64
+            forward pass (float64, to about 1e-12 relative).
         """
         if reduction not in (None, "l2"):
             raise ValueError(f"reduction: expected None or 'l2', got {reduction!r}")

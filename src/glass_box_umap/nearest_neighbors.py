@@ -539,6 +539,8 @@ def exact_knn(
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
+        Dense points, a numpy array or a torch tensor; each one is a query and a
+        candidate neighbour of every other.
     n_neighbors : int
         Neighbours per point, the point itself included (umap-learn's convention).
     metric : str
@@ -557,6 +559,8 @@ def exact_knn(
     indices : ndarray of shape (n_samples, n_neighbors), int64
         Sorted by increasing distance.
     distances : ndarray of shape (n_samples, n_neighbors), float32
+        The distance to each neighbour in ``indices``, as
+        ``sklearn.metrics.pairwise_distances`` with the same metric gives it.
     """
     kwds = check_metric(metric, metric_kwds, "exact")
     metric, p = _canonical(metric), float(kwds.get("p", 2.0))

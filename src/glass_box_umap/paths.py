@@ -92,6 +92,8 @@ def check_piecewise_linear(module: nn.Module) -> None:
     Parameters
     ----------
     module : nn.Module
+        The module to check, an encoder or a whole map; its layers (``named_modules``)
+        are read, nothing is run.
 
     Raises
     ------
@@ -329,6 +331,7 @@ def path_contributions(
         centred on its mean in float64 first and the centred map is walked, so that
         raw units with large offsets meet the same bounds.
     X : array-like or Tensor of shape (n_samples, \\*input_shape)
+        The samples explained: the end of each path.
     baseline : array-like or Tensor of shape input_shape or (n_samples, \\*input_shape)
         The reference: one for every sample, or one per sample.
     dtype : {'float32', 'float64'} or torch.dtype, default torch.float32
@@ -344,6 +347,8 @@ def path_contributions(
     Returns
     -------
     contributions : ndarray of shape (n_samples, n_components, \\*input_shape), ``dtype``
+        ``phi``: each feature's part of the change of each embedding component along
+        the path from the sample's baseline to the sample.
     pieces : ndarray of shape (n_samples,), int64
         Linear pieces crossed by each sample's path (1 for a path inside one piece,
         and for ``x == r``).

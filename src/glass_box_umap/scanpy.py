@@ -445,6 +445,9 @@ def fit(
     key_added : str, default 'X_glassbox_umap'
         ``obsm`` key of the embedding (and prefix of the other keys).
     uns_key : str, default 'glassbox_umap'
+        ``uns`` key of the dict that records the parameters, the feature names, where the
+        contributions are, the graph embedded and the groups table (module docstring);
+        an entry already there is replaced.
     contributions_path : str or Path, optional
         The ``.npy`` file for contributions too large for ``obsm``; default
         ``./<key_added>_contributions.npy``. Written in chunks of ``chunk_rows`` cells.
@@ -466,9 +469,8 @@ def fit(
         Cells whose contributions are computed (and written) at a time.
     **params
         :class:`~glass_box_umap.GlassBoxUMAP` parameters. With thousands of genes,
-        ``pca_components``
-        (say 50) keeps the encoder's inputs small: without it they are a dense float32
-        (n_obs, n_vars) array.
+        ``pca_components`` (say 50) keeps the encoder's inputs small: without it they
+        are a dense float32 (n_obs, n_vars) array.
 
     Returns
     -------
@@ -624,6 +626,9 @@ def transform(
     key_added : str, default 'X_glassbox_umap'
         ``obsm`` key of the embedding (the reference's, so that both plot in one frame).
     uns_key : str, default 'glassbox_umap'
+        ``uns`` key of the query's record: the model's parameters, the feature names,
+        ``n_query_features_ignored``, where the contributions are and the groups table;
+        an entry already there is replaced.
     contributions : bool, default True
         False stores the embedding only.
     groupby : str, optional
@@ -632,6 +637,8 @@ def transform(
         The ``.npy`` file for contributions too large for ``obsm``; default
         ``./<key_added>_query_contributions.npy`` (not the reference's file).
     max_obsm_values : int, default 50,000,000
+        Largest contribution array (n_obs x n_components x n_features numbers) kept in
+        ``obsm``; a larger one goes to ``contributions_path``.
     chunk_rows : int, default 4,096
         Cells embedded and explained at a time.
 

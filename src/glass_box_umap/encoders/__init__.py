@@ -213,9 +213,12 @@ def build_encoder(
     Parameters
     ----------
     name : str
+        A registered name (``encoder_name``): ``'default'``, ``'conv'``, ``'residual'``
+        or one given to :func:`~glass_box_umap.register_encoder`.
     input_dims : int or tuple of int
         Number of features, or the per-sample shape of N-D input.
     n_components : int
+        The embedding's dimension, the encoder's number of outputs.
     kwargs : mapping
         ``encoder_kwargs``.
 
@@ -269,7 +272,10 @@ def make_encoder(
         caller's module is never trained); a callable is called as
         ``encoder(input_dims, n_components)`` and must return an ``nn.Module``.
     input_dims : int or tuple of int
+        Number of features, or the per-sample shape of N-D input, passed to a callable
+        (a module is copied as it is).
     n_components : int
+        The embedding's dimension, passed to a callable.
 
     Returns
     -------

@@ -53,6 +53,7 @@ class Linear(nn.Linear):
     Parameters
     ----------
     in_features, out_features : int
+        Sizes of each input and each output sample, as for ``nn.Linear``.
 
     Notes
     -----
@@ -72,7 +73,9 @@ class Conv2d(nn.Conv2d):
     Parameters
     ----------
     in_channels, out_channels : int
+        Channels of the input and of the output, as for ``nn.Conv2d``.
     kernel_size : int or tuple of int
+        Height and width of the kernel (one int for a square kernel).
     **kwargs
         Any other ``nn.Conv2d`` argument except ``bias``.
 

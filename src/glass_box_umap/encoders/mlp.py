@@ -104,10 +104,13 @@ class MLPEncoder(nn.Module):
         Parameters
         ----------
         x : Tensor of shape (n, \\*input_dims)
+            Encoder inputs (centred, projected and scaled samples), in the encoder's dtype.
 
         Returns
         -------
         jacobian : Tensor of shape (n, n_components, \\*input_dims)
+            ``J(x)`` of each sample, in ``x``'s dtype: ``jacobian[i, k]`` holds the
+            derivatives of output ``k`` with respect to each input of sample ``i``.
         output : Tensor of shape (n, n_components)
             ``self(x)``, computed by the same layers as :meth:`forward`.
         """

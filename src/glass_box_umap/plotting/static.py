@@ -120,6 +120,7 @@ def plot_embedding(
     ax : matplotlib Axes, optional
         Drawn into when given; otherwise a new figure is made.
     title : str, optional
+        The axes' title; none when omitted.
     cmap : str, optional
         Defaults to 'tab10'/'tab20' for labels and 'viridis' for values.
     point_size : float, optional
@@ -128,6 +129,7 @@ def plot_embedding(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn in (``ax.figure`` when ``ax`` is given).
     """
     embedding = _check_embedding(embedding)
     n = embedding.shape[0]
@@ -160,6 +162,8 @@ def plot_feature_contribution(
     Parameters
     ----------
     embedding : array of shape (n_samples, n_components)
+        The embedding of the samples the contributions belong to (``transform`` of the
+        same ``X``); its first two axes are drawn.
     contributions : array of shape (n_samples, n_components, n_features)
         From :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions`; image contributions
         (n_samples, n_components, C, H, W) too, one feature per pixel.
@@ -173,13 +177,18 @@ def plot_feature_contribution(
     feature_names : sequence of str, optional
         Names of the features (e.g. ``reducer.feature_names_in_``).
     ax : matplotlib Axes, optional
+        Drawn into when given; otherwise a new figure is made.
     cmap : str, optional
         Defaults to 'RdBu_r' (signed) or 'magma_r' (L2).
     point_size : float, optional
+        Marker area; by default it shrinks with the number of points. The points with
+        the largest absolute values are drawn last, on top.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn in, with a colorbar labelled by the feature (and the
+        component, for a signed contribution).
     """
     embedding = _check_embedding(embedding)
     shape = tuple(np.shape(contributions)[2:])
@@ -227,18 +236,23 @@ def plot_top_features(
 ) -> Any:
     """Per group, a bar chart of the features that contribute most, signed per axis.
 
-    Features are ranked within each group by their mean L2 contribution (the same
-    ranking as :func:`glass_box_umap.explain_groups`); the bars show the
-    group's mean signed contribution along each embedding axis.
+    Features are ranked within each group by their mean share of the samples' summed
+    contribution lengths (``l2_share``, the ranking of
+    :func:`glass_box_umap.explain_groups`); the bars show the group's mean signed
+    contribution along each embedding axis.
 
     Parameters
     ----------
     contributions : array of shape (n_samples, n_components, n_features)
+        From :meth:`~glass_box_umap.GlassBoxUMAP.compute_contributions`; image contributions
+        (n_samples, n_components, C, H, W) too, one feature per pixel.
     groups : array of shape (n_samples,)
         Group label of each sample.
     k : int, default 10
         Features per group (``k`` as in :func:`glass_box_umap.top_features`).
     feature_names : sequence of str, optional
+        Names of the features on the bars (e.g. ``reducer.feature_names_in_``);
+        ``x0, x1, ...`` (``x[c,h,w]`` for images) when omitted.
     ncols : int, default 3
         Panels per row.
     n : int, deprecated

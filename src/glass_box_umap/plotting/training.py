@@ -150,12 +150,14 @@ def plot_loss(
         With ``epoch`` and ``loss`` (``attraction`` and ``repulsion`` drawn when present).
         Epoch ``e`` (0-based) of the history is plotted at ``e + 1`` completed epochs.
     ax : matplotlib Axes, optional
+        The axes to draw on; a new 5 x 3.5 inch figure when omitted.
     marks : list of int, optional
         Completed-epoch counts to mark with vertical lines (snapshot epochs).
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure the curves are drawn in (``ax.figure`` when ``ax`` is given).
     """
     if not isinstance(history, dict) or "loss" not in history or "epoch" not in history:
         raise ValueError("history: expected a dict with 'epoch' and 'loss' lists (history_)")
@@ -222,10 +224,14 @@ def save_animation(snapshots: Any, path: str | Path, fps: float = 4.0, dpi: int 
     Parameters
     ----------
     snapshots : EmbeddingSnapshots
+        The callback after the fit it was passed to (``extra_callbacks``): its
+        snapshots and loss history are drawn.
     path : str or Path
         Ending in ``.gif`` or ``.html``.
     fps : float, default 4
+        Frames (snapshots) per second; must be positive.
     dpi : int, default 80
+        Resolution of the 8 x 4 inch frames: 640 x 320 pixels at the default.
 
     Returns
     -------
