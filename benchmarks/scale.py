@@ -43,7 +43,7 @@ per edge from all points and encoded them, ``(2 + 5) x batch_size`` rows, 70k at
 
 Peak memory per million points (d = 50, n_neighbors = 15: about 18 directed edges per
 point), from ``python benchmarks/scale.py --device cpu --suite full`` on 2 CPU cores (the
-run the README quotes): 3.10 GiB resident for the whole fit of 1M x 50 (defaults,
+run ``docs/scale.rst`` quotes): 3.10 GiB resident for the whole fit of 1M x 50 (defaults,
 pynndescent), 1.54 GiB for 100k x 50; about 0.4-0.5 GiB of that is the Python, torch and
 Lightning runtime. What scales with n, per million points: the data and its centred float32
 copy (2 x 4d bytes per point, 0.37 GiB), the kNN result (0.17 GiB), pynndescent's index

@@ -17,7 +17,8 @@ curve so far, rendered to PNG as the notebook's inline backend renders it,
 ``bbox_inches='tight'`` at the figure's dpi) and the TensorBoard image of
 ``log_images=True`` (``snapshot_figure`` drawn to an RGBA array, as ``add_figure`` does);
 prints the median, fastest and slowest seconds, after one untimed render. The
-``EmbeddingSnapshots`` docstring and the README quote this table. ``--quick`` (300
+``EmbeddingSnapshots`` docstring and the Monitoring Training page
+(``docs/guide_src/p04_monitoring_training.py``) quote this table. ``--quick`` (300
 samples, 4 epochs, a snapshot every 2, once) checks that the script runs; its figures
 mean nothing.
 """

@@ -37,7 +37,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 
-exclude_patterns = ["_build", "guide_src", "README_PLAN.md", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "guide_src", "**.ipynb_checkpoints"]
 templates_path = ["_templates"]
 default_role = "literal"
 

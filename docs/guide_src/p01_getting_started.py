@@ -14,10 +14,19 @@ build of PyTorch, the package and its test tools) and check it::
     make install
     make test
 
-``pip install -e ".[io,shap]"`` in an environment of your own does the same for the
-package and its optional extras (``io``: parquet and AnnData files; ``shap``: SHAP's
-plots; ``faiss``: FAISS neighbour search). A GPU is used automatically when PyTorch sees
-one.
+``make test`` installs first if needed and skips the slow tests; ``make test-all`` runs
+them too. ``make demo`` (which also installs first if needed) runs
+``glass-box-umap demo --out demo_output``: it fits sklearn's digits at the defaults, writes
+``embedding.csv``, ``contributions.npy``, ``model.safetensors`` and ``embedding.png`` into
+``demo_output/``, and prints where the files went and how long the fit took. ``make docs``
+builds this site into ``docs/_build/html``.
+
+The Makefile installs ``torch==2.13.0``, which on this project's machines is a CPU wheel;
+elsewhere ``make install TORCH_INDEX=--index-url=https://download.pytorch.org/whl/cpu``
+gets the CPU build instead of a multi-GB CUDA one. ``pip install -e ".[io,shap]"`` in an
+environment of your own installs the package and its optional extras (``io``: parquet and
+AnnData files; ``shap``: SHAP's plots; ``faiss``: FAISS neighbour search). A GPU is used
+automatically when PyTorch sees one.
 
 The first fit
 -------------
@@ -57,7 +66,28 @@ fig = plot_embedding(emb, y, title="digits, GlassBoxUMAP defaults")
 # sample to ``f(x) = J(x) (x - mean)``. ``compute_contributions(X)[i, k, j]`` is how far
 # feature ``j``'s deviation from its mean moves sample ``i`` along axis ``k``; a feature
 # equal to its mean contributes exactly 0, and the contributions of a sample add up to its
-# coordinates.
+# coordinates. With ``pca_components`` the centred inputs are also projected on that many
+# principal axes before the encoder; the projection is linear, so the contributions are
+# still reported per original feature.
+#
+# * ``compute_contributions(X)``: shape ``(n_samples, n_components, n_features)``, float32;
+#   they sum to ``transform(X)`` within ``1e-5 * max(abs(embedding))``.
+# * ``compute_contributions(X, dtype="float64")``: evaluated in float64; they sum to the
+#   float64 forward pass within about 1e-12 relative.
+# * ``compute_contributions(X, reduction="l2")``: shape ``(n_samples, n_features)``, each
+#   feature's contribution length over the embedding axes.
+# * ``compute_contributions(X, baseline=r)``: contributions relative to any reference ``r``
+#   (a sample, a centroid, a control, or one per sample) that sum exactly to
+#   ``transform(X) - transform(r)``: see :ref:`explaining` and :ref:`faithfulness`.
+# * ``compute_jacobian(X)``: shape ``(n_samples, n_components, n_features)``, the matrices
+#   whose row-wise products with the centred samples ``X - mean_`` are the contributions.
+#
+# ``transform`` is a pure forward pass, and on the CPU it does not depend on how samples are
+# batched: ``transform(X)[idx] == transform(X[idx])`` bit for bit. Embedding components are
+# numbered from 0 everywhere (``component=0``, the columns ``glassboxumap0, glassboxumap1``
+# of ``get_feature_names_out`` and of the command line's CSV files, ``mean_component0`` in
+# ``explain_groups``); the old 1-based names still working for one release are listed in
+# the :doc:`changelog <../changelog>`.
 C = reducer.compute_contributions(X)  # (n_samples, n_components, n_features), float32
 print(C.shape, C.dtype)
 error = np.abs(C.sum(-1) - emb).max() / np.abs(emb).max()
@@ -92,10 +122,12 @@ print(reducer.compute_contributions(X[:4], reduction="l2").shape)
 # %%
 # Saving
 # ------
-# :meth:`~glass_box_umap.GlassBoxUMAP.save` writes one safetensors file (weights, the
-# training mean, the input scale and the parameters as JSON; never a pickle), and
-# :meth:`~glass_box_umap.GlassBoxUMAP.load` reads it back without executing anything from
-# it. The loaded model embeds and explains bit for bit as the saved one.
+# :meth:`~glass_box_umap.GlassBoxUMAP.save` writes one safetensors file: the encoder's
+# weights, the training mean, the input scale, the PCA axes and the training embedding as
+# tensors, and the parameters, the training history and the package version as JSON
+# metadata; never a pickle. :meth:`~glass_box_umap.GlassBoxUMAP.load` reads it back without
+# executing anything from it. The loaded model embeds and explains bit for bit as the saved
+# one. Loading a model and explaining with it never imports Lightning.
 import tempfile
 from pathlib import Path
 

@@ -857,8 +857,8 @@ def resolve_knn_method(
     ``'precomputed'``) on a GPU and, on the CPU, up to ``EXACT_KNN_MAX_SAMPLES`` rows;
     above that, and for every other metric, pynndescent. FAISS is used only when asked
     for: on the CPU pynndescent was as accurate and, at a million rows, faster than FAISS
-    HNSW, whose edge is at 100k rows once numba's compilation is counted (README,
-    "Parameters", Graph, has the figures).
+    HNSW, whose edge is at 100k rows once numba's compilation is counted (the figures are
+    on the documentation's "Scale and GPUs" page, ``docs/scale.rst``).
     """
     check_metric(metric, metric_kwds, knn_method)
     if knn_method != "auto":
