@@ -315,13 +315,13 @@ class _StepsPerEpoch(Callback):
 
 @pytest.mark.parametrize(
     ("batch_size", "num_batches", "per_epoch"),
-    [(10_000, None, 4), (3_000, None, 14), (40_000, None, 1), (10_000, 2, 2), (500, 7, 7)],
+    [(10_000, None, 8), (3_000, None, 27), (80_000, None, 1), (10_000, 2, 2), (500, 7, 7)],
 )
 def test_epoch_steps_do_not_depend_on_the_data(digits, batch_size, num_batches, per_epoch):
     # An epoch is ceil(EPOCH_EDGES / batch_size) steps, or num_batches when given,
     # on 300 points as on 400: the budget follows the settings, not n.
     X, _ = digits
-    assert training.EPOCH_EDGES == 40_000
+    assert training.EPOCH_EDGES == 80_000
     for n in (300, len(X)):
         count = _StepsPerEpoch()
         kw = dict(FAST, epochs=3, batch_size=batch_size, num_batches=num_batches)

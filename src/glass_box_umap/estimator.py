@@ -78,17 +78,17 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
     lr : float, default 1e-3
         Adam learning rate.
     epochs : int, default 200
-        Training length. An epoch draws 40,000 edges
+        Training length. An epoch draws 80,000 edges
         (``glass_box_umap.training.EPOCH_EDGES``) whatever the size of the data:
-        ``ceil(40_000 / batch_size)`` steps, 4 at the default batch size, so a default
-        fit takes 800 Adam steps on 1,000 points as on 1,000,000. (For a graph of about
-        2,000 points, at ``n_neighbors=15``, that is one pass over its edges.)
+        ``ceil(80_000 / batch_size)`` steps, 8 at the default batch size, so a default
+        fit takes 1,600 Adam steps on 1,000 points as on 1,000,000. (For a graph of about
+        4,000 points, at ``n_neighbors=15``, that is one pass over its edges.)
     batch_size : int, default 10_000
         Edges per gradient step (at most the number of edges the graph holds); also
         samples per chunk at inference. Smaller batches give more, noisier steps per
         epoch.
     num_batches : int or None, default None
-        Steps per epoch, overriding ``ceil(40_000 / batch_size)``.
+        Steps per epoch, overriding ``ceil(80_000 / batch_size)``.
     num_workers : int, default 0
         Workers of the step-counting data loader. Batches are built on the training
         device, so workers bring no speed; the parameter exists for API compatibility.
@@ -359,6 +359,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+            The fitted estimator (``embedding_``, ``map_``, ``graph_``, ``history_`` set).
 
         Notes
         -----
@@ -481,10 +482,15 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, \\*input_shape\\_)
+            Samples with the features (and shape) the model was fitted on; a DataFrame's
+            columns must be ``feature_names_in_``, in that order (an error names the
+            missing, unexpected or reordered ones).
 
         Returns
         -------
         embedding : ndarray of shape (n_samples, n_components), float32
+            Where the encoder places each sample; ``transform(X)[idx]`` equals
+            ``transform(X[idx])`` bit for bit on the CPU.
         """
         X = self._check_transform_input(X)
         return self.map_.embed(X, self._inference_batch())
@@ -514,6 +520,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, \\*input_shape\\_)
+            Samples to explain, as for :meth:`transform`.
         reduction : {None, 'l2'}
             ``None`` returns the signed contributions; ``'l2'`` their Euclidean norm over
             embedding axes, one magnitude per feature.
@@ -587,11 +594,15 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, \\*input_shape\\_)
+            Samples at which to evaluate the Jacobian, as for :meth:`transform`.
         dtype : {'float32', 'float64'}
+            Precision of the evaluation (and of the result).
 
         Returns
         -------
         jacobian : ndarray of shape (n_samples, n_components, \\*input_shape_)
+            ``J[i, k, j]``: the derivative of embedding coordinate ``k`` with respect to
+            raw feature ``j`` at sample ``i``, the input scale and PCA projection included.
         """
         torch_dtype = check.resolve_dtype(dtype)
         X = self._check_transform_input(X)
@@ -608,6 +619,8 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_components,), object
+            ``'glassboxumap0'``, ``'glassboxumap1'``, ...: the columns the command line and
+            :meth:`contributions_frame` use.
         """
         self._check_fitted()
         if input_features is not None:
@@ -629,7 +642,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Returns
         -------
         pandas.DataFrame
-            Columns ``sample``, ``component`` (1-based), ``feature``, ``contribution``;
+            Columns ``sample``, ``component`` (numbered from 0), ``feature``, ``contribution``;
             see :func:`glass_box_umap.contributions_frame`.
         """
         from .explain import contributions_frame
@@ -667,10 +680,17 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         path : str or Path
+            A file written by :meth:`save` (any model file format, 1 to 3).
         encoder : nn.Module, callable or None
             Needed for a model trained with ``encoder=`` (a file holds weights, not
             code): a module of the same architecture, or the factory used at fit. Its
             weights are replaced by the saved ones; it becomes the ``encoder`` parameter.
+
+        Returns
+        -------
+        GlassBoxUMAP
+            A fitted estimator whose ``transform`` and ``compute_contributions`` reproduce
+            the saved model's bit for bit.
         """
         from .persistence import load_model
 
