@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-numpydoc_validate = pytest.importorskip("numpydoc.validate")
+from numpydoc import validate as numpydoc_validate
 
 API_PAGE = Path(__file__).resolve().parents[1] / "docs" / "api" / "index.rst"
 # GL08: no docstring; PR01: a parameter is not documented; PR02: a documented parameter is
