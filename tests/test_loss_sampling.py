@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from glass_box_umap.affinity import EdgeList
-from glass_box_umap.loss import find_ab_params, umap_loss
+from glass_box_umap.loss import find_ab_params, sampled_umap_loss, umap_loss
 from glass_box_umap.sampling import EdgeSampler
 
 from .conftest import require_module
@@ -40,6 +40,47 @@ def test_loss_is_finite_for_coincident_points():
     loss, _, _ = umap_loss(x, x, x[:, None].expand(4, 3, 2), 1.5, 0.9)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(x.grad).all()
+
+
+def _sampled_pairs(n=40, n_edges=120, rate=5, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    emb = torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    head = torch.randint(0, n, (n_edges,), generator=gen)
+    tail = torch.randint(0, n, (n_edges,), generator=gen)
+    tail[:3] = head[:3]  # coincident ends: the clamped attraction passes no gradient
+    negatives = torch.randint(0, n, (n_edges, rate), generator=gen)
+    return emb, head, tail, negatives
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sampled_loss_equals_the_loss_of_gathered_rows_in_value_and_gradient(dtype):
+    emb, head, tail, negatives = _sampled_pairs()
+    emb = emb.to(dtype)
+    a, b = find_ab_params(1.0, 0.1)
+    weights = (1.0, 0.7, -2.5)  # a combination of all three outputs reaches every backward term
+    results = []
+    for fused in (False, True):
+        x = emb.clone().requires_grad_()
+        if fused:
+            terms = sampled_umap_loss(x, head, tail, negatives, a, b, repulsion_strength=2.0)
+        else:
+            terms = umap_loss(x[head], x[tail], x[negatives], a, b, repulsion_strength=2.0)
+        sum(w * t for w, t in zip(weights, terms, strict=True)).backward()
+        results.append((torch.stack(terms).detach(), x.grad))
+    (values, grad), (fused_values, fused_grad) = results
+    tol = {"rtol": 1e-12, "atol": 1e-14} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-7}
+    torch.testing.assert_close(fused_values, values, **tol)
+    torch.testing.assert_close(fused_grad, grad, **tol)
+
+
+def test_sampled_loss_passes_gradcheck():
+    emb, head, tail, negatives = _sampled_pairs(n=12, n_edges=30, rate=3)
+    a, b = find_ab_params(1.0, 0.1)
+
+    def terms(x):
+        return sampled_umap_loss(x, head, tail, negatives, a, b, repulsion_strength=1.5)
+
+    assert torch.autograd.gradcheck(terms, (emb.requires_grad_(),))
 
 
 def _edges(n=50, seed=0):

@@ -1,5 +1,6 @@
 """The map's training recipe: unit invariance (the input scale), the batch-RMS
-normalisation folded into plain weights, and the noise along neighbourhoods."""
+normalisation folded into plain weights, the training-time PReLU, and the noise along
+neighbourhoods."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from safetensors import safe_open
 from sklearn.manifold import trustworthiness
 
 from glass_box_umap import GlassBoxUMAP
+from glass_box_umap._prelu import TrainingPReLU, restore_prelu, use_training_prelu
 from glass_box_umap.affinity import EdgeList
 from glass_box_umap.encoders.mlp import MLPEncoder
 from glass_box_umap.model import input_scale
@@ -129,6 +131,20 @@ def test_batch_rms_is_inserted_without_changing_the_map_and_folded_back():
     torch.testing.assert_close(encoder(x), before, rtol=1e-5, atol=1e-6)
 
 
+def test_batch_rms_gradient_is_the_gradient_through_the_batch_statistic():
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(300, 16, generator=gen, dtype=torch.float64) * torch.linspace(0.1, 3.0, 16)
+    upstream = torch.randn(300, 16, generator=gen, dtype=torch.float64)
+    layer = BatchRMS(torch.ones(16, dtype=torch.float64)).train()
+    x = h.clone().requires_grad_()
+    (layer(x) * upstream).sum().backward()
+    y = h.clone().requires_grad_()
+    (y / (y.square().mean(0) + 1e-12).sqrt() * upstream).sum().backward()
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-12, atol=1e-14)
+    expected_running = 0.9 + 0.1 * (h.square().mean(0) + 1e-12).sqrt()
+    torch.testing.assert_close(layer.running_rms, expected_running, rtol=1e-12, atol=0)
+
+
 def test_a_fit_ships_a_plain_encoder_equal_to_the_trained_network(small):
     captured = {}
 
@@ -165,6 +181,54 @@ def test_other_encoders_train_without_the_normalisation(small):
     reducer = GlassBoxUMAP(encoder_name="residual", **KW).fit(small)
     assert not any(isinstance(m, BatchRMS) for m in reducer.encoder_.modules())
     assert not supports_batch_rms(reducer.encoder_)
+
+
+# ------------------------------------------------------------------ training-time PReLU
+@pytest.mark.parametrize(
+    "shape, n_slopes", [((200, 32), 1), ((16, 4, 5, 5), 4), ((16, 4, 5, 5), 1)]
+)
+def test_training_prelu_computes_prelu_and_its_gradients(shape, n_slopes):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen)
+    x.view(-1)[:7] = 0.0  # the kink: both give the slope's branch there
+    upstream = torch.randn(shape, generator=gen)
+    plain = torch.nn.PReLU(n_slopes, init=0.3)
+    with torch.no_grad():
+        plain.weight.copy_(torch.linspace(-0.2, 0.6, n_slopes))
+    fast = TrainingPReLU(n_slopes)
+    fast.weight = torch.nn.Parameter(plain.weight.detach().clone())
+    grads = []
+    for layer in (plain, fast):
+        inputs = x.clone().requires_grad_()
+        out = layer(inputs)
+        (out * upstream).sum().backward()
+        grads.append((out.detach(), inputs.grad, layer.weight.grad))
+    (out, grad_x, grad_w), (fast_out, fast_grad_x, fast_grad_w) = grads
+    assert torch.equal(fast_out, out)
+    assert torch.equal(fast_grad_x, grad_x)
+    torch.testing.assert_close(fast_grad_w, grad_w, rtol=1e-5, atol=1e-5)
+
+
+def test_training_prelu_is_swapped_in_with_the_same_parameters_and_swapped_back():
+    encoder = MLPEncoder(10, 2)
+    names = list(encoder.state_dict())
+    slopes = [m.weight for m in encoder.modules() if isinstance(m, torch.nn.PReLU)]
+    use_training_prelu(encoder)
+    swapped = [m for m in encoder.modules() if isinstance(m, torch.nn.PReLU)]
+    assert len(swapped) == 3 and all(type(m) is TrainingPReLU for m in swapped)
+    assert all(m.weight is w for m, w in zip(swapped, slopes, strict=True))
+    assert list(encoder.state_dict()) == names
+    restore_prelu(encoder)
+    back = [m for m in encoder.modules() if isinstance(m, torch.nn.PReLU)]
+    assert all(type(m) is torch.nn.PReLU for m in back)
+    assert all(m.weight is w for m, w in zip(back, slopes, strict=True))
+
+
+@pytest.mark.parametrize("encoder_name", ["default", "residual"])
+def test_a_fit_ships_plain_prelu_modules(small, encoder_name):
+    reducer = GlassBoxUMAP(encoder_name=encoder_name, **KW).fit(small)
+    activations = [m for m in reducer.encoder_.modules() if isinstance(m, torch.nn.PReLU)]
+    assert activations and all(type(m) is torch.nn.PReLU for m in activations)
 
 
 # ------------------------------------------------------------------ neighbour noise

@@ -59,6 +59,10 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "benchmarks/scale.py": ([RULE, r"^2k x 20, 2 ep\s+exact\s"], []),
+    "benchmarks/step_kernels.py": (
+        [RULE, r"^UMAP loss\s+digits", r"^PReLU\s+conv block", r"^hand-written \(shipped\)"],
+        [],
+    ),
     "benchmarks/snapshot_overhead.py": (
         [
             RULE,

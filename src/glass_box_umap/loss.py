@@ -72,3 +72,98 @@ def umap_loss(
     attraction = F.softplus(log_a + b * torch.log(d2_pos)).sum() / n_edges
     repulsion = F.softplus(-(log_a + b * torch.log(d2_neg))).sum() / n_edges
     return attraction + repulsion_strength * repulsion, attraction, repulsion
+
+
+class _SampledUMAPLoss(torch.autograd.Function):
+    """:func:`umap_loss` on rows of one embedding, with its gradient formed in the forward pass.
+
+    Autograd through :func:`umap_loss` runs about forty kernels over the
+    ``batch_size * negative_sample_rate`` pairs and scatters three gathers back; here the
+    derivative of each term with respect to its pair's squared distance is written out
+    (``softplus'(z) = sigmoid(z)``, ``dz / d(d^2) = b / d^2``) and reused, and each end's
+    gradient is added into its row once. On digits' shapes (1,203 rows, 10,000 edges,
+    five negatives) the loss with its backward takes 0.8 ms on a 2-core CPU instead of
+    3.0 ms (``python benchmarks/step_kernels.py``).
+    """
+
+    @staticmethod
+    def forward(ctx, emb, head, tail, negatives, a, b, repulsion_strength):
+        n_edges, rate = negatives.shape
+        log_a = float(np.log(a))
+        # Components as rows: each pair's squared distance is a sum of contiguous rows.
+        rows = emb.t().contiguous()
+        at_head = rows.index_select(1, head)
+        diff_pos = at_head - rows.index_select(1, tail)
+        d2_raw = (diff_pos * diff_pos).sum(0)
+        d2_pos = d2_raw.clamp_min(ATTRACTION_EPS)
+        z_pos = torch.log(d2_pos).mul_(b).add_(log_a)
+        diff_neg = at_head.unsqueeze(2) - rows.index_select(1, negatives.flatten()).view(
+            -1, n_edges, rate
+        )
+        d2_neg = (diff_neg * diff_neg).sum(0).add_(REPULSION_EPS)
+        z_neg = torch.log(d2_neg).mul_(b).add_(log_a)
+        attraction = F.softplus(z_pos).sum() / n_edges
+        repulsion = F.softplus(-z_neg).sum() / n_edges
+        # d term / d diff = 2 * diff * sigmoid(+-z) * b / d^2; the clamp passes no gradient.
+        scale_pos = torch.sigmoid(z_pos).mul_(2 * b / n_edges).div_(d2_pos)
+        scale_pos = torch.where(d2_raw > ATTRACTION_EPS, scale_pos, 0.0)
+        scale_neg = torch.sigmoid(z_neg.neg_()).mul_(-2 * b / n_edges).div_(d2_neg)
+        pull = diff_pos * scale_pos
+        push = diff_neg * scale_neg
+        grad_attraction = torch.zeros_like(rows).index_add_(1, head, pull)
+        grad_attraction.index_add_(1, tail, pull.neg())
+        grad_repulsion = torch.zeros_like(rows).index_add_(1, head, push.sum(2))
+        grad_repulsion.index_add_(1, negatives.flatten(), push.view(push.shape[0], -1).neg())
+        ctx.save_for_backward(grad_attraction, grad_repulsion)
+        ctx.repulsion_strength = repulsion_strength
+        ctx.set_materialize_grads(False)
+        return attraction + repulsion_strength * repulsion, attraction, repulsion
+
+    @staticmethod
+    def backward(ctx, grad_loss, grad_attraction_out, grad_repulsion_out):
+        grad_attraction, grad_repulsion = ctx.saved_tensors
+        weight_a = weight_r = 0.0
+        if grad_loss is not None:
+            weight_a, weight_r = grad_loss, grad_loss * ctx.repulsion_strength
+        if grad_attraction_out is not None:
+            weight_a = weight_a + grad_attraction_out
+        if grad_repulsion_out is not None:
+            weight_r = weight_r + grad_repulsion_out
+        grad = grad_attraction * weight_a + grad_repulsion * weight_r
+        return grad.t(), None, None, None, None, None, None
+
+
+def sampled_umap_loss(
+    emb: torch.Tensor,
+    head: torch.Tensor,
+    tail: torch.Tensor,
+    negatives: torch.Tensor,
+    a: float,
+    b: float,
+    repulsion_strength: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`umap_loss` of pairs of rows of ``emb``, with a hand-written backward pass.
+
+    Equal to ``umap_loss(emb[head], emb[tail], emb[negatives], ...)`` in value and in
+    gradient (to float rounding), several times faster on the CPU; what a training step
+    calls.
+
+    Parameters
+    ----------
+    emb : tensor of shape (n_rows, n_components)
+        Embeddings of the rows encoded this step.
+    head, tail : LongTensor of shape (n_edges,)
+        Rows of the two ends of each sampled edge.
+    negatives : LongTensor of shape (n_edges, negative_sample_rate)
+        Rows each head is pushed away from.
+    a, b : float
+        Curve parameters from :func:`find_ab_params`.
+    repulsion_strength : float
+        Weight of the repulsive term.
+
+    Returns
+    -------
+    loss, attraction, repulsion : scalar tensors
+        As :func:`umap_loss` returns them; each is differentiable with respect to ``emb``.
+    """
+    return _SampledUMAPLoss.apply(emb, head, tail, negatives, a, b, repulsion_strength)

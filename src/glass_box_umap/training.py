@@ -39,8 +39,9 @@ from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from ._prelu import restore_prelu, use_training_prelu
 from .affinity import EdgeList
-from .loss import umap_loss
+from .loss import sampled_umap_loss
 from .normalisation import BatchRMS, fold_batch_rms, insert_batch_rms, supports_batch_rms
 from .parameters import trainer_kwargs_shape
 from .sampling import EdgeSampler, NeighbourNoise
@@ -59,10 +60,10 @@ _GRAPH_WARMUP_STEPS = 3
 #: Optimiser steps per Lightning batch when replaying a graph: Lightning's own per-batch
 #: work (hooks, progress bar) costs more than a replayed step.
 _GRAPH_STEPS_PER_BATCH = 16
-#: Optimiser steps per Lightning batch in eager training (an epoch's 4 steps at the
+#: Optimiser steps per Lightning batch in eager training (an epoch's 8 steps at the
 #: defaults): Lightning's per-batch work (hooks, logging) is a noticeable part of a
 #: small data set's step.
-_EAGER_STEPS_PER_BATCH = 4
+_EAGER_STEPS_PER_BATCH = 8
 #: Edges whose input-space lengths are measured at once when scaling the input noise.
 _NOISE_CHUNK = 1_000_000
 #: Precisions whose backward is a plain ``loss.backward()`` (no gradient scaler).
@@ -302,6 +303,7 @@ class UMAPModule(pl.LightningModule):
         self._landmark_positions = landmarks
         if config.batch_rms and supports_batch_rms(encoder):
             insert_batch_rms(encoder, data)
+        use_training_prelu(encoder)
         #: Set by :func:`train` when the fit was stopped by KeyboardInterrupt.
         self.interrupted = False
         #: The epoch whose weights :class:`BestWeights` restored, if it did.
@@ -479,10 +481,11 @@ class UMAPModule(pl.LightningModule):
             )
         # float32 whatever the autocast precision: the loss takes logs of small distances.
         emb = self.encoder(inputs).float()
-        loss, attraction, repulsion = umap_loss(
-            emb.index_select(0, batch.head),
-            emb.index_select(0, batch.tail),
-            emb.index_select(0, batch.negatives.flatten()).view(*batch.negatives.shape, -1),
+        loss, attraction, repulsion = sampled_umap_loss(
+            emb,
+            batch.head,
+            batch.tail,
+            batch.negatives,
             self.config.a,
             self.config.b,
             self.config.repulsion_strength,
@@ -796,4 +799,5 @@ def train(module: UMAPModule, checkpoint_dir: Path) -> tuple[dict[str, list[floa
             module.interrupted = True
             best.restore_into(module)
     fold_batch_rms(module.encoder)
+    restore_prelu(module.encoder)
     return module.history, module.best_epoch

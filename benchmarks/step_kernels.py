@@ -1,0 +1,209 @@
+"""What a training step's hand-written backward passes save, against autograd's own.
+
+Usage::
+
+    python benchmarks/step_kernels.py [--repeats 200] [--quick]
+
+Three parts of a step have a hand-written backward pass (each measured against the
+plain PyTorch composition it replaces, in this one process, on the same tensors):
+
+* the UMAP loss of a batch's pairs (:func:`glass_box_umap.loss.sampled_umap_loss`
+  against autograd through :func:`~glass_box_umap.loss.umap_loss` of gathered rows);
+* PReLU (``glass_box_umap._prelu.TrainingPReLU`` against ``nn.PReLU``), on a hidden
+  layer of the default MLP and on the conv encoder's first block;
+* the training-time batch-RMS normalisation (``BatchRMS`` against ``h / rms(h)``).
+
+Shapes are those of a default fit on the 1,203 training digits of
+``benchmarks/generalization.py`` (every row encoded, 10,000 edges, five negatives each)
+and of a ``batch_size=512`` step on the swiss-roll page's 1,000 points. Printed: the
+milliseconds of one forward and backward pass (median over ``--repeats`` runs), and the
+ratio ``autograd / ours``. Then a whole default fit on the 1,203 digits with the three
+swapped back to their autograd versions, against the shipped one (same seed, both
+timed in this process). Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from _common import format_table, header
+
+from glass_box_umap import _prelu, normalisation, training
+from glass_box_umap.loss import find_ab_params, sampled_umap_loss, umap_loss
+
+
+def median_ms(step: Callable[[], None], repeats: int) -> float:
+    """Median wall-clock milliseconds of ``step()`` over ``repeats`` calls (after two)."""
+    step()
+    step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1e3)
+
+
+def loss_pair(n: int, n_edges: int, rate: int = 5) -> tuple[Callable[[], None], ...]:
+    """(autograd, ours): forward and backward of a step's loss over ``n`` encoded rows."""
+    gen = torch.Generator().manual_seed(0)
+    emb = torch.randn(n, 2, generator=gen)
+    head = torch.randint(0, n, (n_edges,), generator=gen)
+    tail = torch.randint(0, n, (n_edges,), generator=gen)
+    negatives = torch.randint(0, n, (n_edges, rate), generator=gen)
+    a, b = find_ab_params(1.0, 0.1)
+
+    def autograd() -> None:
+        x = emb.clone().requires_grad_()
+        rows = x.index_select(0, negatives.flatten()).view(n_edges, rate, 2)
+        umap_loss(x.index_select(0, head), x.index_select(0, tail), rows, a, b)[0].backward()
+
+    def ours() -> None:
+        x = emb.clone().requires_grad_()
+        sampled_umap_loss(x, head, tail, negatives, a, b)[0].backward()
+
+    return autograd, ours
+
+
+def layer_pair(
+    plain: torch.nn.Module, ours: torch.nn.Module, shape: tuple[int, ...]
+) -> tuple[Callable[[], None], ...]:
+    """(autograd, ours): forward and backward of one layer on an input of ``shape``."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen)
+    upstream = torch.randn(shape, generator=gen)
+
+    def run(layer: torch.nn.Module) -> Callable[[], None]:
+        def step() -> None:
+            inputs = x.clone().requires_grad_()
+            layer(inputs).backward(upstream)
+
+        return step
+
+    return run(plain), run(ours)
+
+
+class _AutogradRMS(normalisation.BatchRMS):
+    """The composition the hand-written backward replaces (the running RMS not updated)."""
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h / (h.square().mean(dim=0) + 1e-12).sqrt()
+
+
+def prelu(n_slopes: int, cls: type[torch.nn.PReLU]) -> torch.nn.PReLU:
+    """A PReLU layer of ``cls`` with ``n_slopes`` slopes, in training mode."""
+    return cls(n_slopes).train()
+
+
+@contextmanager
+def autograd_everywhere():
+    """Train with the autograd versions of the three parts (in-process patches)."""
+
+    def plain_loss(emb, head, tail, negatives, a, b, strength):
+        rows = emb.index_select(0, negatives.flatten()).view(*negatives.shape, -1)
+        return umap_loss(emb.index_select(0, head), emb.index_select(0, tail), rows, a, b, strength)
+
+    def plain_rms(self, h):
+        if not self.training:
+            return h / self.running_rms
+        rms = (h.square().mean(dim=0) + 1e-12).sqrt()
+        with torch.no_grad():
+            self.running_rms.lerp_(rms.detach(), normalisation.MOMENTUM)
+        return h / rms
+
+    saved = (
+        training.sampled_umap_loss,
+        normalisation.BatchRMS.forward,
+        _prelu.TrainingPReLU.forward,
+    )
+    training.sampled_umap_loss = plain_loss
+    normalisation.BatchRMS.forward = plain_rms
+    _prelu.TrainingPReLU.forward = torch.nn.PReLU.forward
+    try:
+        yield
+    finally:
+        training.sampled_umap_loss, normalisation.BatchRMS.forward, _prelu.TrainingPReLU.forward = (
+            saved
+        )
+
+
+def fit_seconds(X: np.ndarray, epochs: int) -> float:
+    """Seconds of a default ``GlassBoxUMAP(random_state=0).fit(X)`` with ``epochs``."""
+    from glass_box_umap import GlassBoxUMAP
+
+    start = time.perf_counter()
+    GlassBoxUMAP(random_state=0, quiet=True, epochs=epochs).fit(X)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the kernel table and the whole-fit comparison; returns 0."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=200, help="timed calls per kernel")
+    parser.add_argument("--quick", action="store_true", help="few repeats, a 5-epoch fit")
+    args = parser.parse_args(argv)
+    repeats = 5 if args.quick else max(1, args.repeats)
+    epochs = 5 if args.quick else 200
+
+    for line in header():
+        print(line)
+    print(f"median of {repeats} forward + backward passes, ms")
+    print()
+    cases = [
+        ("UMAP loss", "digits: 1,203 rows, 10,000 edges", loss_pair(1203, 10_000)),
+        ("UMAP loss", "swiss roll: ~700 rows, 512 edges", loss_pair(700, 512)),
+        (
+            "PReLU",
+            "MLP hidden layer, 1,203 x 128",
+            layer_pair(prelu(1, torch.nn.PReLU), prelu(1, _prelu.TrainingPReLU), (1203, 128)),
+        ),
+        (
+            "PReLU",
+            "conv block, 1,203 x 16 x 8 x 8",
+            layer_pair(
+                prelu(16, torch.nn.PReLU), prelu(16, _prelu.TrainingPReLU), (1203, 16, 8, 8)
+            ),
+        ),
+        (
+            "batch RMS",
+            "MLP hidden layer, 1,203 x 128",
+            layer_pair(
+                _AutogradRMS(torch.ones(128)).train(),
+                normalisation.BatchRMS(torch.ones(128)).train(),
+                (1203, 128),
+            ),
+        ),
+    ]
+    rows = [["part", "shape", "autograd ms", "ours ms", "autograd / ours"]]
+    for part, shape, (plain, ours) in cases:
+        a, b = median_ms(plain, repeats), median_ms(ours, repeats)
+        rows.append([part, shape, f"{a:.3f}", f"{b:.3f}", f"{a / b:.2f}x"])
+    print(format_table(rows))
+    print(flush=True)
+
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from generalization import load_split
+
+    X = load_split("digits", 0)[0]
+    fit_seconds(X[:200], 2)  # imports and Lightning's set-up, not timed
+    with autograd_everywhere():
+        before = fit_seconds(X, epochs)
+    after = fit_seconds(X, epochs)
+    rows = [
+        ["fit", "seconds", "ratio to autograd"],
+        [f"autograd backward passes, {epochs} epochs", f"{before:.2f}", "1.00x"],
+        [f"hand-written (shipped), {epochs} epochs", f"{after:.2f}", f"{after / before:.2f}x"],
+    ]
+    print(f"default fit on {len(X)} training digits:")
+    print(format_table(rows, n_left=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
