@@ -13,8 +13,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import torch
-
 import glass_box_umap
 
 DOCS = Path(__file__).resolve().parent
@@ -101,6 +99,10 @@ sphinx_gallery_conf = {
     "image_srcset": [],
     "backreferences_dir": None,
     "show_signature": False,
+    # The pages run two at a time, each in its own process on one torch thread
+    # (_docs_settings.py sets it): a page's fits are single-threaded either way, so the
+    # second core halves the build (full build: 11.5 minutes one page at a time).
+    "parallel": int(os.environ.get("GLASS_BOX_UMAP_DOCS_JOBS", "2")),
 }
 
 # ----------------------------------------------------------------------------------- HTML
@@ -131,11 +133,6 @@ if QUICK:
    how well it works. ``make docs`` builds the full site.
 """
 
-# One torch thread for the executed pages. On a machine whose cores other work shares (this
-# project's 2-core machines, CI), torch's second thread waits for a core at every operation:
-# a swiss-roll fit at batch_size=512 took 10x longer with two threads than with one. The
-# pages' fit times are therefore single-threaded; GLASS_BOX_UMAP_DOCS_THREADS changes it.
-torch.set_num_threads(int(os.environ.get("GLASS_BOX_UMAP_DOCS_THREADS", "1")))
 
 # Matplotlib's Agg backend for the executed pages; their plt.show() calls only mark figures.
 os.environ.setdefault("MPLBACKEND", "agg")
