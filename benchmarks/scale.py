@@ -6,8 +6,9 @@ to preserve. Every case runs in its own process, so that its peak memory is its 
 
     python benchmarks/scale.py --device auto --suite full
 
-An epoch is ``ceil(80_000 / batch_size)`` steps whatever n (8 at the default batch size;
-see ``glass_box_umap.training.steps_per_epoch``), so a default fit is 1,600 steps at any
+An epoch is ``ceil(40_000 / batch_size)`` steps beyond 10,000 samples whatever n (4 at the
+default batch size; ``ceil(80_000 / batch_size)`` up to 10,000 samples, see
+``glass_box_umap.training.steps_per_epoch``), so a default fit here is 800 steps at any
 size. ``--suite full`` on CUDA: 70k x 784 at the defaults (200 epochs, CUDA graphs), the
 same for 20 epochs eagerly and in bf16-mixed, then 1M x 50 at the defaults and at batch
 100k (200 epochs of one step). On the CPU: 100k x 50 and 1M x 50 at the defaults.
@@ -207,7 +208,7 @@ def plain_pytorch_epoch_seconds(
         step()
     sync()
     per_step = (time.perf_counter() - start) / steps
-    return per_step * steps_per_epoch(batch_size, None)
+    return per_step * steps_per_epoch(batch_size, None, len(X))
 
 
 def run_case(name: str, device: str) -> dict:

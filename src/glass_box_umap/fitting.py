@@ -199,7 +199,7 @@ def train_map(
         a=a,
         b=b,
         seed=seeds.sample,
-        steps_per_epoch=steps_per_epoch(p["batch_size"], p["num_batches"]),
+        steps_per_epoch=steps_per_epoch(p["batch_size"], p["num_batches"], len(inputs)),
         epochs=p["epochs"],
         negative_sample_rate=p["negative_sample_rate"],
         repulsion_strength=p["repulsion_strength"],
