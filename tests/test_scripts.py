@@ -59,6 +59,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "benchmarks/scale.py": ([RULE, r"^2k x 20, 2 ep\s+exact\s"], []),
+    "benchmarks/medium_budget.py": ([RULE, r"^2,000 x 50\s+5\s+\d", r"^2,000 x 50\s+10\s"], []),
     "benchmarks/step_kernels.py": (
         [RULE, r"^UMAP loss\s+digits", r"^PReLU\s+conv block", r"^hand-written \(shipped\)"],
         [],

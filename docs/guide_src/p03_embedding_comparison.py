@@ -325,7 +325,8 @@ print(f"swiss roll: trust train {gap.loc[swiss, 'trust train']:+.3f}")
 # the training loop is the whole fit, so a default fit takes about twice as long as one of
 # 800 steps, 6.1x umap-learn's on these 1,203 digits (8.5x before the training step's
 # hand-written backward passes, ``python benchmarks/step_kernels.py``). Beyond small data
-# the second 800 steps buy nothing: on 20,000 x 50 points (a 67/33 split) 800 steps gave
+# the second 800 steps buy nothing: on 20,000 x 50 points (a 67/33 split,
+# ``python benchmarks/medium_budget.py``) 800 steps gave
 # training and held-out trustworthiness 0.9818 and 0.9811 in 30.9 s, 1,600 steps 0.9820
 # and 0.9809 in 61.6 s; on 100,000 x 50, 0.9825 / 0.9816 against 0.9824 / 0.9814. So beyond
 # 10,000 samples (umap-learn's own threshold for
