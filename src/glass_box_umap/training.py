@@ -163,7 +163,8 @@ def steps_per_epoch(batch_size: int, num_batches: int | None, n_samples: int) ->
     ``python benchmarks/medium_budget.py``) 800 steps gave training and held-out
     trustworthiness 0.9818 and 0.9811, 1,600 steps 0.9820 and 0.9809 in twice the time,
     and on 100,000 x 50 0.9825 / 0.9816 against 0.9824 / 0.9814: beyond small data the
-    second 800 steps only cost time. umap-learn draws the same line, at the same size, for the same reason.
+    second 800 steps only cost time. umap-learn draws the same line, at the same size,
+    for the same reason.
 
     Parameters
     ----------
