@@ -101,7 +101,8 @@ sphinx_gallery_conf = {
     "show_signature": False,
     # The pages run two at a time, each in its own process on one torch thread
     # (_docs_settings.py sets it): a page's fits are single-threaded either way, so the
-    # second core halves the build (full build: 11.5 minutes one page at a time).
+    # second core nearly halves the build (full build: 11.5 minutes one page at a time,
+    # 7 with two).
     "parallel": int(os.environ.get("GLASS_BOX_UMAP_DOCS_JOBS", "2")),
 }
 
