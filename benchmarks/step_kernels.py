@@ -50,6 +50,24 @@ def median_ms(step: Callable[[], None], repeats: int) -> float:
     return float(np.median(times) * 1e3)
 
 
+def autograd_loss(emb, head, tail, negatives, a, b, repulsion_strength=1.0):
+    """What :func:`sampled_umap_loss` replaces: autograd through ``umap_loss`` of gathered rows."""
+    rows = emb.index_select(0, negatives.flatten()).view(*negatives.shape, -1)
+    return umap_loss(
+        emb.index_select(0, head), emb.index_select(0, tail), rows, a, b, repulsion_strength
+    )
+
+
+def autograd_rms_forward(self: normalisation.BatchRMS, h: torch.Tensor) -> torch.Tensor:
+    """What the hand-written backward of ``BatchRMS`` replaces: autograd through the division."""
+    if not self.training:
+        return h / self.running_rms
+    rms = (h.square().mean(dim=0) + normalisation._EPS).sqrt()
+    with torch.no_grad():
+        self.running_rms.lerp_(rms.detach(), normalisation.MOMENTUM)
+    return h / rms
+
+
 def loss_pair(n: int, n_edges: int, rate: int = 5) -> tuple[Callable[[], None], ...]:
     """(autograd, ours): forward and backward of a step's loss over ``n`` encoded rows."""
     gen = torch.Generator().manual_seed(0)
@@ -59,16 +77,14 @@ def loss_pair(n: int, n_edges: int, rate: int = 5) -> tuple[Callable[[], None], 
     negatives = torch.randint(0, n, (n_edges, rate), generator=gen)
     a, b = find_ab_params(1.0, 0.1)
 
-    def autograd() -> None:
-        x = emb.clone().requires_grad_()
-        rows = x.index_select(0, negatives.flatten()).view(n_edges, rate, 2)
-        umap_loss(x.index_select(0, head), x.index_select(0, tail), rows, a, b)[0].backward()
+    def run(loss: Callable[..., tuple[torch.Tensor, ...]]) -> Callable[[], None]:
+        def step() -> None:
+            x = emb.clone().requires_grad_()
+            loss(x, head, tail, negatives, a, b)[0].backward()
 
-    def ours() -> None:
-        x = emb.clone().requires_grad_()
-        sampled_umap_loss(x, head, tail, negatives, a, b)[0].backward()
+        return step
 
-    return autograd, ours
+    return run(autograd_loss), run(sampled_umap_loss)
 
 
 def layer_pair(
@@ -90,10 +106,9 @@ def layer_pair(
 
 
 class _AutogradRMS(normalisation.BatchRMS):
-    """The composition the hand-written backward replaces (the running RMS not updated)."""
+    """``BatchRMS`` with autograd's backward pass."""
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return h / (h.square().mean(dim=0) + 1e-12).sqrt()
+    forward = autograd_rms_forward
 
 
 def prelu(n_slopes: int, cls: type[torch.nn.PReLU]) -> torch.nn.PReLU:
@@ -105,25 +120,13 @@ def prelu(n_slopes: int, cls: type[torch.nn.PReLU]) -> torch.nn.PReLU:
 def autograd_everywhere():
     """Train with the autograd versions of the three parts (in-process patches)."""
 
-    def plain_loss(emb, head, tail, negatives, a, b, strength):
-        rows = emb.index_select(0, negatives.flatten()).view(*negatives.shape, -1)
-        return umap_loss(emb.index_select(0, head), emb.index_select(0, tail), rows, a, b, strength)
-
-    def plain_rms(self, h):
-        if not self.training:
-            return h / self.running_rms
-        rms = (h.square().mean(dim=0) + 1e-12).sqrt()
-        with torch.no_grad():
-            self.running_rms.lerp_(rms.detach(), normalisation.MOMENTUM)
-        return h / rms
-
     saved = (
         training.sampled_umap_loss,
         normalisation.BatchRMS.forward,
         _prelu.TrainingPReLU.forward,
     )
-    training.sampled_umap_loss = plain_loss
-    normalisation.BatchRMS.forward = plain_rms
+    training.sampled_umap_loss = autograd_loss
+    normalisation.BatchRMS.forward = autograd_rms_forward
     _prelu.TrainingPReLU.forward = torch.nn.PReLU.forward
     try:
         yield
