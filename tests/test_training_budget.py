@@ -78,8 +78,13 @@ def test_noise_improves_the_map_of_unseen_points(digits):
     scaler = StandardScaler().fit(X_train)
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     accuracy = {}
-    settings = {"none": (0.0, 0.0), "input": (0.25, 0.0), "neighbour (default)": (0.0, 0.5)}
-    for name, (input_noise, neighbour_noise) in settings.items():
+    settings = {
+        "none": (0.0, 0.0, 0.0),
+        "input": (0.25, 0.0, 0.0),
+        "neighbour": (0.0, 0.5, 0.0),
+        "neighbour and across (default)": (0.0, 0.5, 1.5),
+    }
+    for name, (input_noise, neighbour_noise, across_noise) in settings.items():
         reducer = GlassBoxUMAP(
             random_state=0,
             quiet=True,
@@ -87,13 +92,15 @@ def test_noise_improves_the_map_of_unseen_points(digits):
             batch_size=2048,
             input_noise=input_noise,
             neighbour_noise=neighbour_noise,
+            across_noise=across_noise,
         )
         train = reducer.fit_transform(X_train)
         knn = KNeighborsClassifier(10).fit(train, y_train)
         accuracy[name] = knn.score(reducer.transform(X_test), y_test)
     print(accuracy)
     assert accuracy["input"] >= accuracy["none"] + 0.02, accuracy
-    assert accuracy["neighbour (default)"] >= accuracy["none"] + 0.02, accuracy
+    assert accuracy["neighbour"] >= accuracy["none"] + 0.02, accuracy
+    assert accuracy["neighbour and across (default)"] >= accuracy["neighbour"] + 0.01, accuracy
 
 
 class _PeekBatch(Callback):

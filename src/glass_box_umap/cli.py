@@ -204,6 +204,12 @@ def _fit(args: argparse.Namespace) -> int:
         input_noise=args.input_noise,
         # None: the estimator's default, which lives in one place (fitting.NEIGHBOUR_NOISE).
         **({} if args.neighbour_noise is None else {"neighbour_noise": args.neighbour_noise}),
+        **({} if args.across_noise is None else {"across_noise": args.across_noise}),
+        **(
+            {}
+            if args.noise_free_fraction is None
+            else {"noise_free_fraction": args.noise_free_fraction}
+        ),
         metric_kwds=args.metric_kwds,
         spread=args.spread,
         local_connectivity=args.local_connectivity,
@@ -606,6 +612,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="training noise along each point's graph neighbourhood, which makes transform "
         "of new points better (default: GlassBoxUMAP's, 0.5; 0 turns it off)",
+    )
+    fit.add_argument(
+        "--across-noise",
+        type=float,
+        default=None,
+        help="training noise across each point's graph neighbourhood, which makes transform "
+        "of new points better (default: GlassBoxUMAP's 'auto', 1.5 on fits of at least "
+        "1,000 steps; 0 turns it off)",
+    )
+    fit.add_argument(
+        "--noise-free-fraction",
+        type=float,
+        default=None,
+        help="fraction of the last epochs trained without noise (default: GlassBoxUMAP's, 0.1)",
     )
     fit.add_argument(
         "--encoder",

@@ -178,6 +178,35 @@ def fuzzy_graph(
 #: Default ``neighbour_noise``: see :class:`glass_box_umap.sampling.NeighbourNoise` and the
 #: README's "How good is the map on unseen points" for the measurements behind it.
 NEIGHBOUR_NOISE = 0.5
+#: Default ``noise_free_fraction``: the last tenth of the epochs trains on the bare points.
+NOISE_FREE_FRACTION = 0.1
+#: ``across_noise='auto'`` (the default): this strength on fits of at least
+#: :data:`ACROSS_MIN_STEPS` optimiser steps, none on shorter ones. See
+#: :class:`glass_box_umap.sampling.AcrossNoise` and the README for the measurements.
+ACROSS_NOISE = 1.5
+#: Steps a fit needs before ``across_noise='auto'`` draws the noise: shorter fits lose
+#: more training trustworthiness to it than their held-out maps gain.
+ACROSS_MIN_STEPS = 1_000
+
+
+def across_strength(across_noise: float | str, steps: int) -> float:
+    """The ``across_noise`` a fit of ``steps`` optimiser steps trains with.
+
+    Parameters
+    ----------
+    across_noise : float or 'auto'
+    steps : int
+        ``epochs * steps_per_epoch``.
+
+    Returns
+    -------
+    float
+        ``across_noise`` when given as a number; for ``'auto'``, :data:`ACROSS_NOISE` on
+        fits of at least :data:`ACROSS_MIN_STEPS` steps and 0 on shorter ones.
+    """
+    if across_noise != "auto":
+        return float(across_noise)
+    return ACROSS_NOISE if steps >= ACROSS_MIN_STEPS else 0.0
 
 
 def train_map(
@@ -195,11 +224,12 @@ def train_map(
     """Train ``map_.encoder`` in place; the history, best epoch and whether it was interrupted."""
     from .training import TrainingConfig, UMAPModule, checkpoint_directory, steps_per_epoch, train
 
+    steps = steps_per_epoch(p["batch_size"], p["num_batches"], len(inputs))
     config = TrainingConfig(
         a=a,
         b=b,
         seed=seeds.sample,
-        steps_per_epoch=steps_per_epoch(p["batch_size"], p["num_batches"], len(inputs)),
+        steps_per_epoch=steps,
         epochs=p["epochs"],
         negative_sample_rate=p["negative_sample_rate"],
         repulsion_strength=p["repulsion_strength"],
@@ -208,6 +238,10 @@ def train_map(
         num_workers=p["num_workers"],
         input_noise=p["input_noise"],
         neighbour_noise=p["neighbour_noise"],
+        across_noise=across_strength(p["across_noise"], p["epochs"] * steps),
+        # A point's graph neighbours, itself excluded: the k-NN graph's own span.
+        across_rank=max(1, p["n_neighbors"] - 1),
+        noise_free_epochs=int(p["epochs"] * p["noise_free_fraction"]),
         batch_rms=True,
         landmark_weight=p["landmark_weight"],
         quiet=p["quiet"],

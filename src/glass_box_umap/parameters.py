@@ -74,6 +74,15 @@ class Options:
         return value
 
 
+def _auto_or_non_negative(name: str, value: Any) -> str | float:
+    """``'auto'``, or a real number of at least 0."""
+    if isinstance(value, str):
+        if value == "auto":
+            return value
+        raise ValueError(f"{name}: expected 'auto' or a number >= 0, got {value!r}")
+    return Interval(Real, 0.0)(name, value)
+
+
 def _metric(name: str, value: Any) -> str:
     if not isinstance(value, str) or (value not in ALL_METRICS and value not in METRIC_ALIASES):
         raise ValueError(
@@ -225,6 +234,8 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "encoder": [None, _encoder],
     "input_noise": [Interval(Real, 0.0)],
     "neighbour_noise": [Interval(Real, 0.0)],
+    "across_noise": [_auto_or_non_negative],
+    "noise_free_fraction": [Interval(Real, 0.0, 1.0)],
     "metric_kwds": [None, _mapping],
     "spread": [Interval(Real, 0.0, closed="right")],
     "local_connectivity": [Interval(Real, 0.0)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .affinity import EdgeList
@@ -243,3 +244,159 @@ class NeighbourNoise:
         noise = (z.to(flat.dtype) * offsets).sum(1) * self.draws**-0.5
         noise = noise * self.has_neighbours.index_select(0, vertices).unsqueeze(1)
         return noise.view(n, *data.shape[1:])
+
+
+#: Most values (``n_vertices x rank x n_inputs``) an :class:`AcrossNoise` basis holds:
+#: 256 MiB of float32. Beyond it a random subset of the vertices, as many as fit, carries
+#: the noise.
+ACROSS_MAX_VALUES = 2**26
+#: Values of the neighbour offsets whose basis is computed at once.
+_BASIS_CHUNK_VALUES = 2**22
+#: Directions of a neighbourhood whose variance is below this fraction of its largest
+#: one count as absent (duplicates, collinear neighbours), so noise may take them.
+_BASIS_RTOL = 1e-10
+
+
+class AcrossNoise:
+    """Noise across the data's neighbourhoods: isotropic noise, less its part in each
+    point's neighbourhood span.
+
+    Each encoded point ``x_i`` gets ``z - Q_i^T Q_i z``, ``z ~ N(0, I)``, drawn anew at
+    every step, where the rows of ``Q_i`` are an orthonormal basis of the span of the
+    offsets ``x_j - x_i`` to its ``rank`` heaviest graph neighbours. The noise leaves the
+    directions the neighbourhood spans to :class:`NeighbourNoise` and covers the rest,
+    the directions in which the graph holds no neighbour. Unseen samples lie off their
+    training neighbours' span too (on held-out digits, more than half of the offset to
+    the nearest training point does), and an encoder trained on the training points
+    alone is steepest there (on digits about twice as steep as along the neighbours).
+    Training on this noise flattens the map in those directions, so a held-out point
+    lands where its training neighbours did. Data with at most ``rank`` inputs has no
+    such direction: build it only where ``n_inputs > rank``.
+
+    The module scales the noise per point, as ``input_noise``
+    (:meth:`~glass_box_umap.training.UMAPModule.noise_scale`), so it is free of the
+    data's units.
+
+    Parameters
+    ----------
+    edges : EdgeList
+    data : Tensor of shape (n_vertices, \\*input_shape)
+        The encoder inputs, on ``generator``'s device.
+    rank : int
+        Neighbours whose offsets span a neighbourhood; fewer where a vertex has fewer.
+    generator : torch.Generator
+        Shared with the edge sampler: draws the subset (see ``max_values``) and the noise.
+    max_values : int
+        Most values the bases hold; beyond ``n_vertices * rank * n_inputs`` a random
+        subset of ``max_values // (rank * n_inputs)`` vertices gets the noise, the rest
+        none.
+
+    Notes
+    -----
+    Memory on the device: the bases, ``min(n_vertices, max_values // (rank * n_inputs))
+    * rank * n_inputs`` float32 values (at most 256 MiB), and per step one
+    ``(n_encoded, n_inputs)`` draw. A step's projection is two batched vector-matrix
+    products, about a tenth of a default step on digits.
+    """
+
+    def __init__(
+        self,
+        edges: EdgeList,
+        data: torch.Tensor,
+        rank: int,
+        generator: torch.Generator,
+        max_values: int = ACROSS_MAX_VALUES,
+    ) -> None:
+        flat = data.flatten(1)
+        n, dim = flat.shape
+        self.rank = rank
+        self.n_vertices = n
+        self.generator = generator
+        self.input_shape = tuple(data.shape[1:])
+        neighbours = torch.as_tensor(_heaviest_neighbours(edges, rank), device=flat.device)
+        capacity = max(1, max_values // (rank * dim))
+        if n <= capacity:
+            self.rows = None  # every vertex has a basis, at its own index
+            carriers = torch.arange(n, device=flat.device)
+        else:
+            carriers = torch.randperm(n, generator=generator, device=flat.device)[:capacity]
+            carriers = carriers.sort().values
+            self.rows = torch.full((n,), -1, dtype=torch.long, device=flat.device)
+            self.rows[carriers] = torch.arange(capacity, device=flat.device)
+        chunk = max(1, _BASIS_CHUNK_VALUES // (rank * dim))
+        self.basis = torch.cat(
+            [
+                _span_basis(flat, carriers[start : start + chunk], neighbours)
+                for start in range(0, len(carriers), chunk)
+            ]
+        )
+
+    def __call__(self, vertices: torch.Tensor | None) -> torch.Tensor:
+        """The unit-scale noise of one step, for the encoded rows.
+
+        Parameters
+        ----------
+        vertices : LongTensor of shape (n_encoded,) or None
+            The rows encoded this step (None: all, in order).
+
+        Returns
+        -------
+        Tensor of shape (n_encoded, \\*input_shape), float32: per row, standard normal
+        noise with its part in the row's neighbourhood span removed (zero for a vertex
+        outside the subset).
+        """
+        if vertices is None and self.rows is None:
+            basis, carries = self.basis, None
+        else:
+            if vertices is None:
+                vertices = torch.arange(self.n_vertices, device=self.basis.device)
+            if self.rows is None:
+                basis, carries = self.basis.index_select(0, vertices), None
+            else:
+                rows = self.rows.index_select(0, vertices)
+                basis = self.basis.index_select(0, rows.clamp_min(0))
+                carries = rows.ge(0).view(-1, 1, 1)
+        n, dim = basis.shape[0], basis.shape[2]
+        z = torch.randn((n, 1, dim), generator=self.generator, device=basis.device)
+        # Row vectors times (rank, dim) matrices: about 6x faster on the CPU than the
+        # same products with column vectors.
+        noise = z - torch.bmm(torch.bmm(z, basis.mT), basis)
+        if carries is not None:
+            noise = noise * carries
+        return noise.view(n, *self.input_shape)
+
+
+def _heaviest_neighbours(edges: EdgeList, rank: int) -> np.ndarray:
+    """(n_vertices, rank) indices of each vertex's heaviest graph neighbours.
+
+    Where a vertex has fewer than ``rank`` neighbours, the rest of its row is the vertex
+    itself (a zero offset, which spans nothing).
+    """
+    order = np.lexsort((-edges.weight, edges.head))
+    head, tail = edges.head[order], edges.tail[order]
+    counts = np.bincount(head, minlength=edges.n_vertices)
+    first = np.cumsum(counts) - counts
+    position = np.arange(len(head)) - first[head]
+    keep = position < rank
+    neighbours = np.repeat(np.arange(edges.n_vertices)[:, None], rank, axis=1)
+    neighbours[head[keep], position[keep]] = tail[keep]
+    return neighbours
+
+
+def _span_basis(
+    flat: torch.Tensor, vertices: torch.Tensor, neighbours: torch.Tensor
+) -> torch.Tensor:
+    """Orthonormal bases, as rows (zero rows for absent directions), of each vertex's
+    offsets to its neighbours: shape (len(vertices), rank, n_inputs), float32.
+
+    From the eigenvectors of the offsets' Gram matrix (rank x rank, in float64), which
+    is many times faster than a batched SVD of the offsets themselves.
+    """
+    own = flat.index_select(0, vertices).double()
+    nbrs = flat.index_select(0, neighbours.index_select(0, vertices).flatten()).double()
+    offsets = nbrs.view(len(vertices), neighbours.shape[1], -1) - own.unsqueeze(1)
+    gram = offsets @ offsets.mT
+    values, vectors = torch.linalg.eigh(gram)
+    present = values > _BASIS_RTOL * values[:, -1:].clamp_min(torch.finfo(values.dtype).tiny)
+    scale = torch.where(present, values.clamp_min(torch.finfo(values.dtype).tiny).rsqrt(), 0.0)
+    return (vectors.mT @ offsets * scale.unsqueeze(2)).float()

@@ -46,7 +46,7 @@ from .affinity import EdgeList
 from .loss import sampled_umap_loss
 from .normalisation import BatchRMS, fold_batch_rms, insert_batch_rms, supports_batch_rms
 from .parameters import trainer_kwargs_shape
-from .sampling import EdgeSampler, NeighbourNoise
+from .sampling import AcrossNoise, EdgeSampler, NeighbourNoise
 
 #: Per-epoch loss terms recorded in ``history_`` and logged to TensorBoard.
 EPOCH_METRICS = ("loss", "attraction", "repulsion")
@@ -245,6 +245,17 @@ class TrainingConfig:
     neighbour_noise : float
         Strength of the noise along graph neighbourhoods added to every encoded input at
         every step (:class:`~glass_box_umap.sampling.NeighbourNoise`); 0 for none.
+    across_noise : float
+        Strength of the noise across graph neighbourhoods
+        (:class:`~glass_box_umap.sampling.AcrossNoise`), relative to each point's scale as
+        ``input_noise``; 0 for none. None is drawn on inputs of at most ``across_rank``
+        values, which no direction lies across.
+    across_rank : int
+        Heaviest graph neighbours whose offsets span a point's neighbourhood for
+        ``across_noise``.
+    noise_free_epochs : int
+        The last epochs, of ``epochs``, in which no noise (input, neighbour or across)
+        is drawn, so that the map settles on the training points.
     batch_rms : bool
         Train the shipped MLP with a batch-RMS normalisation after each PReLU, folded into
         the weights when the fit ends (:mod:`glass_box_umap.normalisation`).
@@ -275,6 +286,9 @@ class TrainingConfig:
     num_workers: int = 0
     input_noise: float = 0.0
     neighbour_noise: float = 0.0
+    across_noise: float = 0.0
+    across_rank: int = 14
+    noise_free_epochs: int = 0
     batch_rms: bool = False
     landmark_weight: float = 1.0
     cuda_graphs: bool | None = None
@@ -367,16 +381,28 @@ class UMAPModule(pl.LightningModule):
             self._edges, batch_size, self.config.negative_sample_rate, self.device, generator
         )
         self._sums = torch.zeros(len(EPOCH_METRICS), device=self.device)
-        self._noise = (
-            self.noise_scale(self._x, self.sampler) * self.config.input_noise
-            if self.config.input_noise > 0
+        dims = self._x[0].numel()
+        across = self.config.across_noise > 0 and dims > self.config.across_rank
+        scale = (
+            self.noise_scale(self._x, self.sampler)
+            if self.config.input_noise > 0 or across
             else None
         )
+        self._noise = scale * self.config.input_noise if self.config.input_noise > 0 else None
         self._neighbour_noise = (
             NeighbourNoise(self._edges, self.device, generator)
             if self.config.neighbour_noise > 0
             else None
         )
+        self._across_noise = (
+            AcrossNoise(self._edges, self._x, self.config.across_rank, generator)
+            if across
+            else None
+        )
+        self._across_scale = scale * self.config.across_noise if across else None
+        # 1, then 0 for the last noise_free_epochs: a tensor, so that a CUDA graph that
+        # recorded the noise reads the change too.
+        self._noise_gain = torch.ones((), device=self.device)
         self._landmarks = None
         if self._landmark_positions is not None:
             positions = torch.as_tensor(self._landmark_positions, device=self.device)
@@ -451,6 +477,8 @@ class UMAPModule(pl.LightningModule):
         return torch.optim.Adam(self.encoder.parameters(), lr=self.config.lr, fused=True)
 
     def on_train_epoch_start(self) -> None:
+        if self.current_epoch >= self.config.epochs - self.config.noise_free_epochs:
+            self._noise_gain.zero_()
         self._sums.zero_()
         self._steps_this_epoch = 0
         self._epoch_start = time.perf_counter()
@@ -486,25 +514,26 @@ class UMAPModule(pl.LightningModule):
         """Sample a batch, embed it and return its loss; adds the loss terms to the epoch sums."""
         batch = self.sampler.sample()
         inputs = batch.inputs(self._x)
+        noise = None
         if self._noise is not None:
             # Noise around every training point teaches the map the neighbourhood between
             # points, where unseen samples land (held-out digits: 0.855 -> 0.899).
-            scale = (
-                self._noise
-                if batch.vertices is None
-                else self._noise.index_select(0, batch.vertices)
-            )
-            noise = torch.randn(
+            noise = self._per_row(self._noise, batch.vertices) * torch.randn(
                 inputs.shape,
                 generator=self.sampler.generator,
                 device=inputs.device,
                 dtype=inputs.dtype,
             )
-            inputs = inputs + scale * noise
         if self._neighbour_noise is not None:
-            inputs = inputs + self.config.neighbour_noise * self._neighbour_noise(
-                self._x, batch.vertices
-            )
+            along = self.config.neighbour_noise * self._neighbour_noise(self._x, batch.vertices)
+            noise = along if noise is None else noise + along
+        if self._across_noise is not None:
+            across = self._per_row(self._across_scale, batch.vertices) * self._across_noise(
+                batch.vertices
+            ).to(inputs.dtype)
+            noise = across if noise is None else noise + across
+        if noise is not None:
+            inputs = inputs + self._noise_gain.to(inputs.dtype) * noise
         # float32 whatever the autocast precision: the loss takes logs of small distances.
         emb = self.encoder(inputs).float()
         loss, attraction, repulsion = sampled_umap_loss(
@@ -520,6 +549,11 @@ class UMAPModule(pl.LightningModule):
             loss = loss + self.config.landmark_weight * self._landmark_term(emb, batch.vertices)
         self._sums += torch.stack([loss, attraction, repulsion]).detach()
         return loss
+
+    @staticmethod
+    def _per_row(values: torch.Tensor, vertices: torch.Tensor | None) -> torch.Tensor:
+        """``values`` (one row per vertex) at the rows encoded this step."""
+        return values if vertices is None else values.index_select(0, vertices)
 
     def _landmark_term(self, emb: torch.Tensor, vertices: torch.Tensor | None) -> torch.Tensor:
         """Mean squared distance of the encoded landmark samples to their positions."""
