@@ -158,6 +158,22 @@ reducer.n_neighbors = 20
 # points alone. The numbers that chose it are the recorded tables at the end of
 # :ref:`embedding-comparison`.
 #
+# **Across noise** (``across_noise='auto'``: 1.5 on fits of at least 1,000 optimiser steps).
+# At every step each encoded training point also gets Gaussian noise of about 1.5 times its
+# mean neighbour distance, less the part of it that lies in the span of its offsets to its
+# ``n_neighbors - 1`` heaviest graph neighbours. It covers the directions the neighbourhood
+# does not span: an unseen digit lies more than half off its nearest training point's
+# neighbour span, and a map trained without this noise is about twice as steep there as
+# along the neighbours, so held-out points were flung between clusters. On inputs of at most
+# ``n_neighbors - 1`` values, such as this page's three-dimensional swiss roll, no direction
+# lies across and none is drawn. Shorter fits do not get it by default: on 600 digits a
+# 160-step fit lost training trustworthiness 0.969 -> 0.930 to it.
+#
+# **A noise-free end** (``noise_free_fraction=0.1``). The last tenth of the epochs draws no
+# noise of any kind, so that the map settles on the training points themselves: on digits
+# (five seeds, with the across noise) training trustworthiness 0.947 without it, 0.966 with
+# it.
+#
 # **Input noise** (off by default). ``input_noise=0.25`` adds, at every step, Gaussian noise
 # to each encoded training input, about 0.25 times as long as the point's mean distance to
 # its graph neighbours (so it follows the data's local scale and units). The encoder then
@@ -350,7 +366,9 @@ print("differs from the prose: " + (", ".join(differs) if differs else "nothing"
 # (CPU, ``random_state=0``) scored rho_geo 0.585 default, 0.898 higher lr, 0.711 smaller
 # batch, 0.439 small encoder, 0.980 lr + batch and 0.965 all three, so there the higher lr
 # alone unrolls the sheet and lr + batch edges out all three; the threads' different
-# float rounding is enough to tip it. The table above is this build's own measurement,
+# float rounding is enough to tip it. With the noise-free end of a fit
+# (``noise_free_fraction=0.1``) the same two-thread run scored 0.585, 0.777, 0.804, 0.440,
+# 0.929 and 0.986: all three best of six again. The table above is this build's own measurement,
 # and the page keeps the contract's text for what it says about training as a whole,
 # which the numbers support: the knobs interact.
 #

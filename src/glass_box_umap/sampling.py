@@ -296,7 +296,7 @@ class AcrossNoise:
     Memory on the device: the bases, ``min(n_vertices, max_values // (rank * n_inputs))
     * rank * n_inputs`` float32 values (at most 256 MiB), and per step one
     ``(n_encoded, n_inputs)`` draw. A step's projection is two batched vector-matrix
-    products, about a tenth of a default step on digits.
+    products.
     """
 
     def __init__(
@@ -358,8 +358,8 @@ class AcrossNoise:
                 carries = rows.ge(0).view(-1, 1, 1)
         n, dim = basis.shape[0], basis.shape[2]
         z = torch.randn((n, 1, dim), generator=self.generator, device=basis.device)
-        # Row vectors times (rank, dim) matrices: about 6x faster on the CPU than the
-        # same products with column vectors.
+        # Row vectors times (rank, dim) matrices: on the CPU, PyTorch's batched product
+        # runs this way round many times faster than with column vectors.
         noise = z - torch.bmm(torch.bmm(z, basis.mT), basis)
         if carries is not None:
             noise = noise * carries
