@@ -169,7 +169,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         training point moves by Gaussian noise of about ``across_noise`` times its mean
         neighbour distance, less its part in the span of the offsets to its
         ``n_neighbors - 1`` heaviest graph neighbours
-        (:class:`~glass_box_umap.sampling.AcrossNoise`). An unseen sample lies partly off
+        (``glass_box_umap.sampling.AcrossNoise``). An unseen sample lies partly off
         its training neighbours' span (on held-out digits, more than half of its offset
         to the nearest training point), where a map trained on the points alone is
         steepest; this noise flattens the map there, so new points land beside their
