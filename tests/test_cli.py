@@ -229,10 +229,20 @@ def test_precomputed_neighbours_metric_and_graph_knobs_from_the_command_line(
     args = [*base, "--out", knobs]
     args += ["--metric", "minkowski", "--metric-kwds", '{"p": 3}', "--spread", "1.5"]
     args += ["--local-connectivity", "2", "--set-op-mix-ratio", "0.5"]
+    args += ["--neighbour-noise", "0.2", "--across-noise", "0.75", "--noise-free-fraction", "0.5"]
     assert main([str(a) for a in args]) == 0, capsys.readouterr().err
     model = GlassBoxUMAP.load(knobs / "model.safetensors")
     assert (model.metric, model.metric_kwds, model.spread) == ("minkowski", {"p": 3}, 1.5)
     assert (model.local_connectivity, model.set_op_mix_ratio) == (2.0, 0.5)
+    assert (model.neighbour_noise, model.across_noise, model.noise_free_fraction) == (
+        0.2,
+        0.75,
+        0.5,
+    )
+    # without the flags, the estimator's defaults
+    searched_model = GlassBoxUMAP.load(searched / "model.safetensors")
+    assert (searched_model.neighbour_noise, searched_model.across_noise) == (0.5, "auto")
+    assert searched_model.noise_free_fraction == 0.1
     np.savez(tmp_path / "bad.npz", idx=indices)
     assert main([str(a) for a in [*common, "--out", tmp_path / "x", "--precomputed-knn",
                                   tmp_path / "bad.npz"]]) == 2  # fmt: skip

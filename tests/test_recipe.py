@@ -379,20 +379,20 @@ def test_auto_across_noise_follows_the_number_of_steps(small):
 
 def test_across_noise_is_drawn_where_a_direction_lies_across(small):
     log = _NoiseLog()
-    KW = dict(globals()["KW"], across_noise=1.5)
-    GlassBoxUMAP(extra_callbacks=[log], **KW).fit(small)
+    kw = dict(KW, across_noise=1.5)
+    GlassBoxUMAP(extra_callbacks=[log], **kw).fit(small)
     assert log.across  # 64 inputs, 14 neighbours
     # three inputs: every direction is spanned by 14 neighbours, so none is drawn and the
     # fit is the fit without it, bit for bit
     X = np.random.default_rng(0).normal(size=(200, 3))
     log = _NoiseLog()
-    with_it = GlassBoxUMAP(extra_callbacks=[log], **KW).fit(X)
-    without = GlassBoxUMAP(**dict(KW, across_noise=0.0)).fit(X)
+    with_it = GlassBoxUMAP(extra_callbacks=[log], **kw).fit(X)
+    without = GlassBoxUMAP(**dict(kw, across_noise=0.0)).fit(X)
     assert log.across is False
     np.testing.assert_array_equal(with_it.embedding_, without.embedding_)
     # on digits it changes the map, which stays a deterministic forward pass
-    off = GlassBoxUMAP(**dict(KW, across_noise=0.0)).fit(small)
-    reference = GlassBoxUMAP(**KW).fit(small)
+    off = GlassBoxUMAP(**dict(kw, across_noise=0.0)).fit(small)
+    reference = GlassBoxUMAP(**kw).fit(small)
     assert not np.array_equal(reference.embedding_, off.embedding_)
     np.testing.assert_array_equal(reference.transform(small), reference.embedding_)
     assert GlassBoxUMAP().get_params()["across_noise"] == "auto"

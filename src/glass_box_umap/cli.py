@@ -202,14 +202,13 @@ def _fit(args: argparse.Namespace) -> int:
         target_weight=args.target_weight,
         knn_method=args.knn_method,
         input_noise=args.input_noise,
-        # None: the estimator's default, which lives in one place (fitting.NEIGHBOUR_NOISE).
-        **({} if args.neighbour_noise is None else {"neighbour_noise": args.neighbour_noise}),
-        **({} if args.across_noise is None else {"across_noise": args.across_noise}),
-        **(
-            {}
-            if args.noise_free_fraction is None
-            else {"noise_free_fraction": args.noise_free_fraction}
-        ),
+        # None: the estimator's default, which lives in one place (fitting.NEIGHBOUR_NOISE,
+        # ACROSS_NOISE, NOISE_FREE_FRACTION).
+        **{
+            name: value
+            for name in ("neighbour_noise", "across_noise", "noise_free_fraction")
+            if (value := getattr(args, name)) is not None
+        },
         metric_kwds=args.metric_kwds,
         spread=args.spread,
         local_connectivity=args.local_connectivity,

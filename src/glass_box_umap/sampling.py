@@ -309,7 +309,6 @@ class AcrossNoise:
     ) -> None:
         flat = data.flatten(1)
         n, dim = flat.shape
-        self.rank = rank
         self.n_vertices = n
         self.generator = generator
         self.input_shape = tuple(data.shape[1:])
