@@ -2,11 +2,13 @@
 
 Usage::
 
-    python benchmarks/generalization.py [--datasets digits wine iris] [--seeds 5] [--quick]
+    python benchmarks/generalization.py [--datasets digits wine iris] [--seeds 5]
+                                        [--first-seed 0] [--quick]
                                         [--set lr=0.01 --set input_noise=0.5]
-                                        [--budget 2 4 8 16]
+                                        [--budget 2 4 8 16 | --sweep across_noise 0 1 1.5]
 
-For each data set and seed ``s`` (0 .. ``--seeds`` - 1): a stratified split
+For each data set and seed ``s`` (``--first-seed`` .. ``--first-seed + --seeds - 1``,
+0 .. 4 with ``--seeds 5``): a stratified split
 (``train_test_split(test_size=0.33, random_state=s, stratify=y)``), a ``StandardScaler``
 fitted on the train part, then ``GlassBoxUMAP`` and ``umap.UMAP`` with their defaults and
 ``random_state=s``, fitted on the train part in this one process (each after a warm-up
@@ -25,7 +27,9 @@ Then ours minus umap-learn's, and ours / umap-learn's fit time. ``--set name=val
 baseline. ``--budget n1 n2 ...`` measures the step budget instead: ours with
 ``num_batches=n`` (n optimiser steps per epoch, ``epochs * n`` in all) for each n, against
 umap-learn on the same splits, one line per budget (mean over the seeds, fit seconds and
-their ratio to umap-learn's). ``--quick`` fits iris only, with 20 epochs, to check that
+their ratio to umap-learn's). ``--sweep name v1 v2 ...`` does the same for any other of
+our parameters, one line per value (the frontier of a regulariser's strength, say).
+``--quick`` fits iris only, with 20 epochs, to check that
 the script runs. Nothing here asserts or fails on speed or quality.
 """
 
@@ -177,10 +181,13 @@ def summary(scores: list[Scores]) -> list[str]:
     return first + spread
 
 
-def budget_table(
-    datasets: list[str], seeds: range, params: dict[str, Any], budgets: list[int]
+def sweep_table(
+    datasets: list[str], seeds: range, params: dict[str, Any], name: str, values: list[Any]
 ) -> None:
-    """Print, per data set, held-out quality and fit time against the number of steps.
+    """Print, per data set, held-out quality and fit time for each value of one parameter.
+
+    With ``name='num_batches'`` (``--budget``) the table is the step budget: a line per
+    number of optimiser steps, ``epochs * num_batches``.
 
     Parameters
     ----------
@@ -188,9 +195,11 @@ def budget_table(
     seeds : range
         Split and fit seeds.
     params : dict
-        Our other parameters (``num_batches`` is set per line).
-    budgets : list of int
-        Values of ``num_batches`` (optimiser steps per epoch).
+        Our other parameters (``name`` is set per line).
+    name : str
+        The parameter swept.
+    values : list
+        Its values, one line each.
     """
 
     def quality(scores: list[Scores]) -> list[str]:
@@ -200,57 +209,57 @@ def budget_table(
         ]
 
     epochs = params.get("epochs", 200)
-    head = ["dataset", "steps", "held-out acc", "trust test", "trust train", "fit s", "fit / umap"]
+    label = "steps" if name == "num_batches" else name
+    head = ["dataset", label, "held-out acc", "trust test", "trust train", "fit s", "fit / umap"]
     rows = [head]
-    for name in datasets:
-        splits = [load_split(name, seed) for seed in seeds]
+    for data in datasets:
+        splits = [load_split(data, seed) for seed in seeds]
         base = [score(umap_learn(seed), *split) for seed, split in zip(seeds, splits, strict=True)]
         base_s = float(np.mean([s.fit_s for s in base]))
-        rows.append(
-            [
-                name,
-                "umap-learn",
-                *quality(base),
-                f"{base_s:.2f}",
-                "1.00x",
-            ]
-        )
-        for n in budgets:
-            run = {**params, "num_batches": n}
+        rows.append([data, "umap-learn", *quality(base), f"{base_s:.2f}", "1.00x"])
+        for value in values:
+            run = {**params, name: value}
             scores = [
                 score(ours(run, seed), *split) for seed, split in zip(seeds, splits, strict=True)
             ]
             fit_s = float(np.mean([s.fit_s for s in scores]))
-            rows.append(
-                [
-                    name,
-                    str(epochs * n),
-                    *quality(scores),
-                    f"{fit_s:.2f}",
-                    f"{fit_s / base_s:.2f}x",
-                ]
-            )
+            shown = str(epochs * value) if name == "num_batches" else repr(value)
+            rows.append([data, shown, *quality(scores), f"{fit_s:.2f}", f"{fit_s / base_s:.2f}x"])
             print(format_table(rows), flush=True)
             print(flush=True)
-    print(f"mean over {len(seeds)} seed(s); steps = epochs x num_batches")
+    steps = "; steps = epochs x num_batches" if name == "num_batches" else ""
+    print(f"mean over seeds {seeds.start}-{seeds.stop - 1}{steps}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print the tables; returns 0 (nothing is asserted)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
-    parser.add_argument("--seeds", type=int, default=1, help="splits and fit seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, default=1, help="N splits and fit seeds")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds FIRST..FIRST+N-1 (default 0)"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--quick", action="store_true", help="iris only, 20 epochs")
     parser.add_argument(
         "--budget", nargs="+", type=int, metavar="NUM_BATCHES", help="step-budget table"
+    )
+    parser.add_argument(
+        "--sweep",
+        nargs="+",
+        metavar=("NAME", "VALUE"),
+        help="one line per value of one of our parameters: --sweep across_noise 0 0.5 1",
     )
     args = parser.parse_args(argv)
     params = parse_settings(args.set)
     datasets = args.datasets
     if args.quick:
         datasets, params = ["iris"], {"epochs": 20, **params}
-    seeds = range(max(1, args.seeds))
+    seeds = range(args.first_seed, args.first_seed + max(1, args.seeds))
+    if args.budget and args.sweep:
+        parser.error("--budget and --sweep: give one of them")
+    if args.sweep is not None and len(args.sweep) < 2:
+        parser.error("--sweep: expected a parameter name and at least one value")
 
     for line in header(("umap-learn",)):
         print(line)
@@ -263,7 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     warm_up()
     if args.budget:
-        budget_table(datasets, seeds, params, args.budget)
+        sweep_table(datasets, seeds, params, "num_batches", args.budget)
+        return 0
+    if args.sweep:
+        name, *values = args.sweep
+        parsed = [parse_settings([f"{name}={value}"])[name] for value in values]
+        sweep_table(datasets, seeds, params, name, parsed)
         return 0
 
     columns = ["held-out acc", "trust test", "trust train", "fit s"]

@@ -1,4 +1,4 @@
-"""Does medium data need the 1,600 steps small data get? Training and held-out trust by budget.
+"""Does medium data need more than 800 steps? Training and held-out trust by budget.
 
 Usage::
 

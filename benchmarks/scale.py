@@ -7,7 +7,7 @@ to preserve. Every case runs in its own process, so that its peak memory is its 
     python benchmarks/scale.py --device auto --suite full
 
 An epoch is ``ceil(40_000 / batch_size)`` steps beyond 10,000 samples whatever n (4 at the
-default batch size; ``ceil(80_000 / batch_size)`` up to 10,000 samples, see
+default batch size; ``ceil(120_000 / batch_size)`` up to 10,000 samples, see
 ``glass_box_umap.training.steps_per_epoch``), so a default fit here is 800 steps at any
 size. ``--suite full`` on CUDA: 70k x 784 at the defaults (200 epochs, CUDA graphs), the
 same for 20 epochs eagerly and in bf16-mixed, then 1M x 50 at the defaults and at batch

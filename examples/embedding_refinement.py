@@ -87,7 +87,11 @@ With the noise-free last tenth of the epochs (``noise_free_fraction=0.1``, 2026-
 swiss roll's three inputs get no across noise), a run on two threads: default 0.585, lr
 0.777, batch 0.804, small encoder 0.440, lr + batch 0.929, all three 0.986: all three
 unroll it best again (the docs build, one thread: 0.572, 0.815, 0.816, 0.440, 0.894,
-0.959).
+0.959). With an epoch of 120,000 edges (2,400 steps at the default batch size, 47,000 at
+``batch_size=512``; the default since 2026-12, where held-out digits stopped improving),
+a run on two threads: default 0.612, lr 0.959, batch 0.792, small encoder 0.541, lr +
+batch 0.915, all three 0.977. All three still unroll it best, the higher lr alone comes
+close, and the defaults fold a little less than at 1,600 steps (0.585).
 
 Usage
 -----
@@ -96,9 +100,9 @@ Usage
     python examples/embedding_refinement.py [--out DIR] [--reuse] [--quick]
 
 ``--out`` defaults to ``examples/output/embedding_refinement``. The six fits took 273 s
-in all on this project's 2-core CPU machine (1,600 default steps; 338 s before the
-training step's hand-written backward passes); the three ``batch_size=512`` fits take 91%
-of it.
+in all on this project's 2-core CPU machine at 1,600 default steps (338 s before the
+training step's hand-written backward passes), and take about half as long again at
+2,400; the three ``batch_size=512`` fits take about 90% of it.
 ``--reuse`` loads the embeddings and fit times from ``DIR/embeddings.npz`` written by an
 earlier run instead of refitting, and only recomputes the scores and figures. ``--quick``
 (300 points, 2 epochs per fit) checks that the script runs; its scores mean nothing.

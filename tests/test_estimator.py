@@ -317,13 +317,13 @@ class _StepsPerEpoch(Callback):
 
 @pytest.mark.parametrize(
     ("batch_size", "num_batches", "per_epoch"),
-    [(10_000, None, 8), (3_000, None, 27), (80_000, None, 1), (10_000, 2, 2), (500, 7, 7)],
+    [(10_000, None, 12), (3_000, None, 40), (120_000, None, 1), (10_000, 2, 2), (500, 7, 7)],
 )
 def test_epoch_steps_do_not_depend_on_the_data(digits, batch_size, num_batches, per_epoch):
     # An epoch is ceil(EPOCH_EDGES / batch_size) steps, or num_batches when given,
     # on 300 points as on 1,797: up to SMALL_DATA the budget follows the settings, not n.
     X, _ = digits
-    assert training.EPOCH_EDGES == 80_000
+    assert training.EPOCH_EDGES == 120_000
     for n in (300, len(X)):
         count = _StepsPerEpoch()
         kw = dict(FAST, epochs=3, batch_size=batch_size, num_batches=num_batches)
@@ -331,16 +331,16 @@ def test_epoch_steps_do_not_depend_on_the_data(digits, batch_size, num_batches, 
         assert count.steps == [per_epoch, 2 * per_epoch, 3 * per_epoch]
 
 
-def test_data_beyond_small_draw_half_the_edges_per_epoch(digits, monkeypatch):
+def test_data_beyond_small_draw_a_third_of_the_edges_per_epoch(digits, monkeypatch):
     # umap-learn's line, 10,000 samples, moved to 299 so that 300 points are "large".
     assert training.SMALL_DATA == 10_000 and training.LARGE_EPOCH_EDGES == 40_000
-    assert training.steps_per_epoch(10_000, None, 10_000) == 8
+    assert training.steps_per_epoch(10_000, None, 10_000) == 12
     assert training.steps_per_epoch(10_000, None, 10_001) == 4
     assert training.steps_per_epoch(3_000, None, 50_000) == 14
     assert training.steps_per_epoch(10_000, 7, 50_000) == 7
     X, _ = digits
     monkeypatch.setattr(training, "SMALL_DATA", 299)
-    for n, per_epoch in ((299, 8), (300, 4)):
+    for n, per_epoch in ((299, 12), (300, 4)):
         count = _StepsPerEpoch()
         kw = dict(FAST, epochs=2, batch_size=10_000, num_batches=None)
         GlassBoxUMAP(random_state=0, extra_callbacks=[count], **kw).fit(X[:n])

@@ -136,3 +136,30 @@ def test_script_runs_quick_and_prints_its_table(script, tmp_path):
         assert re.search(pattern, proc.stdout, re.MULTILINE), (pattern, proc.stdout[-3000:])
     for name in files:
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+@pytest.mark.slow
+def test_generalization_sweeps_a_parameter_over_chosen_seeds(tmp_path):
+    args = [str(ROOT / "benchmarks/generalization.py"), "--quick", "--first-seed", "3"]
+    args += ["--sweep", "across_noise", "0", "1.0"]
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**cpu_env(), "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for pattern in (r"seeds s = 3$", r"^iris\s+umap-learn\s+\d", r"^iris\s+0\s+0\.\d{3}\s"):
+        assert re.search(pattern, proc.stdout, re.MULTILINE), (pattern, proc.stdout[-3000:])
+    assert re.search(r"^iris\s+1\.0\s+0\.\d{3}\s", proc.stdout, re.MULTILINE), proc.stdout
+    assert "mean over seeds 3-3" in proc.stdout
+    bad = subprocess.run(
+        [sys.executable, args[0], "--sweep", "across_noise"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cpu_env(),
+    )
+    assert bad.returncode == 2 and "--sweep: expected a parameter name" in bad.stderr

@@ -90,6 +90,7 @@ def test_noise_improves_the_map_of_unseen_points(digits):
             quiet=True,
             epochs=50,
             batch_size=2048,
+            num_batches=40,  # 2,000 steps, enough for the across noise
             input_noise=input_noise,
             neighbour_noise=neighbour_noise,
             across_noise=across_noise,
