@@ -113,7 +113,8 @@ def test_embedded_explorer_responds_to_a_hover(browser):
     )
     box = frame_element.bounding_box()
     page.mouse.move(box["x"] + x, box["y"] + y)
-    tooltip = frame.get_by_text("sample", exact=True)
+    # Points that overlap under the cursor each get a row; the first is the one checked.
+    tooltip = frame.get_by_text("sample", exact=True).first
     tooltip.wait_for(timeout=15_000)
     text = tooltip.evaluate("(e) => e.parentElement.parentElement.innerText")
     assert text.startswith("sample ") and "group cultivar_" in text, text
