@@ -13,8 +13,8 @@ several steps per Lightning batch. If capture fails, it warns once and trains ea
 How much training a fit gets hardly depends on the number of points: an epoch draws
 :data:`EPOCH_EDGES` edges (``ceil(EPOCH_EDGES / batch_size)`` optimiser steps) from a
 data set of up to :data:`SMALL_DATA` samples, and a third as many from larger ones,
-whatever the size of the graph. An encoder learns one function, whose difficulty does not grow
-with n; tying an epoch to the size of the graph gave 1,200 points 600 Adam steps and
+whatever the size of the graph. An encoder learns one function, whose difficulty does not
+grow with n; tying an epoch to the size of the graph gave 1,200 points 600 Adam steps and
 100,000 points 50,000. See :func:`steps_per_epoch` for the measurements behind the
 numbers.
 """
