@@ -3,18 +3,19 @@
 Usage::
 
     python benchmarks/generalization.py [--datasets digits wine iris] [--seeds 5]
-                                        [--first-seed 0] [--quick]
+                                        [--first-seed 0] [--train-size N] [--quick]
                                         [--set lr=0.01 --set input_noise=0.5]
                                         [--budget 2 4 8 16 | --sweep across_noise 0 1 1.5]
 
 For each data set and seed ``s`` (``--first-seed`` .. ``--first-seed + --seeds - 1``,
 0 .. 4 with ``--seeds 5``): a stratified split
 (``train_test_split(test_size=0.33, random_state=s, stratify=y)``), a ``StandardScaler``
-fitted on the train part, then ``GlassBoxUMAP`` and ``umap.UMAP`` with their defaults and
-``random_state=s``, fitted on the train part in this one process (each after a warm-up
-fit, so that imports, Lightning's set-up and numba's JIT are not timed). Printed per
-method: seed 0's scores, then, with several seeds, the mean and the spread (min-max) over
-all of them. The scores:
+fitted on the train part (``--train-size N``: on a stratified subsample of N of its rows,
+drawn with the same seed; the test part stays whole), then ``GlassBoxUMAP`` and
+``umap.UMAP`` with their defaults and ``random_state=s``, fitted on the train part in this
+one process (each after a warm-up fit, so that imports, Lightning's set-up and numba's JIT
+are not timed). Printed per method: seed 0's scores, then, with several seeds, the mean
+and the spread (min-max) over all of them. The scores:
 
 * ``held-out acc``: a 10-NN classifier fitted on the train embedding, scored on
   ``transform(test)``;
@@ -69,14 +70,19 @@ class Scores:
     fit_s: float
 
 
-def load_split(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load_split(
+    name: str, seed: int = 0, train_size: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Standardised stratified train/test split of a bundled scikit-learn data set.
 
     Parameters
     ----------
     name : {'digits', 'wine', 'iris'}
     seed : int
-        ``random_state`` of the split.
+        ``random_state`` of the split (and of the subsample).
+    train_size : int, optional
+        Keep a stratified subsample of this many training rows (the test part stays
+        whole), to measure how a setting depends on the number of samples.
 
     Returns
     -------
@@ -94,6 +100,10 @@ def load_split(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nda
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.33, random_state=seed, stratify=y
     )
+    if train_size is not None and train_size < len(y_train):
+        X_train, _, y_train, _ = train_test_split(
+            X_train, y_train, train_size=train_size, random_state=seed, stratify=y_train
+        )
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
@@ -182,7 +192,12 @@ def summary(scores: list[Scores]) -> list[str]:
 
 
 def sweep_table(
-    datasets: list[str], seeds: range, params: dict[str, Any], name: str, values: list[Any]
+    datasets: list[str],
+    seeds: range,
+    params: dict[str, Any],
+    name: str,
+    values: list[Any],
+    train_size: int | None = None,
 ) -> None:
     """Print, per data set, held-out quality and fit time for each value of one parameter.
 
@@ -200,6 +215,8 @@ def sweep_table(
         The parameter swept.
     values : list
         Its values, one line each.
+    train_size : int, optional
+        Training rows kept per split (:func:`load_split`).
     """
 
     def quality(scores: list[Scores]) -> list[str]:
@@ -213,7 +230,7 @@ def sweep_table(
     head = ["dataset", label, "held-out acc", "trust test", "trust train", "fit s", "fit / umap"]
     rows = [head]
     for data in datasets:
-        splits = [load_split(data, seed) for seed in seeds]
+        splits = [load_split(data, seed, train_size) for seed in seeds]
         base = [score(umap_learn(seed), *split) for seed, split in zip(seeds, splits, strict=True)]
         base_s = float(np.mean([s.fit_s for s in base]))
         rows.append([data, "umap-learn", *quality(base), f"{base_s:.2f}", "1.00x"])
@@ -240,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         "--first-seed", type=int, default=0, help="seeds FIRST..FIRST+N-1 (default 0)"
     )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument(
+        "--train-size", type=int, metavar="N", help="a stratified subsample of N training rows"
+    )
     parser.add_argument("--quick", action="store_true", help="iris only, 20 epochs")
     parser.add_argument(
         "--budget", nargs="+", type=int, metavar="NUM_BATCHES", help="step-budget table"
@@ -260,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--budget and --sweep: give one of them")
     if args.sweep is not None and len(args.sweep) < 2:
         parser.error("--sweep: expected a parameter name and at least one value")
+    if args.train_size is not None and args.train_size < 10:
+        parser.error(
+            f"--train-size: expected at least 10 rows (one per class), got {args.train_size}"
+        )
 
     for line in header(("umap-learn",)):
         print(line)
@@ -268,16 +292,18 @@ def main(argv: list[str] | None = None) -> int:
         "split: train_test_split(test_size=0.33, random_state=s, stratify=y), StandardScaler; "
         f"seeds s = {', '.join(map(str, seeds))}"
     )
+    if args.train_size is not None:
+        print(f"train part: a stratified subsample of {args.train_size} rows (same seed)")
     print()
     sys.stdout.flush()
     warm_up()
     if args.budget:
-        sweep_table(datasets, seeds, params, "num_batches", args.budget)
+        sweep_table(datasets, seeds, params, "num_batches", args.budget, args.train_size)
         return 0
     if args.sweep:
         name, *values = args.sweep
         parsed = [parse_settings([f"{name}={value}"])[name] for value in values]
-        sweep_table(datasets, seeds, params, name, parsed)
+        sweep_table(datasets, seeds, params, name, parsed, args.train_size)
         return 0
 
     columns = ["held-out acc", "trust test", "trust train", "fit s"]
@@ -289,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in datasets:
         results: dict[str, list[Scores]] = {"glass_box_umap": [], "umap-learn": []}
         for seed in seeds:
-            split = load_split(name, seed)
+            split = load_split(name, seed, args.train_size)
             results["glass_box_umap"].append(score(ours(params, seed), *split))
             results["umap-learn"].append(score(umap_learn(seed), *split))
         for method, scores in results.items():

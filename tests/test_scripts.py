@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .conftest import cpu_env
@@ -163,3 +164,33 @@ def test_generalization_sweeps_a_parameter_over_chosen_seeds(tmp_path):
         env=cpu_env(),
     )
     assert bad.returncode == 2 and "--sweep: expected a parameter name" in bad.stderr
+    small = subprocess.run(
+        [sys.executable, args[0], "--train-size", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cpu_env(),
+    )
+    assert small.returncode == 2 and "--train-size: expected at least 10 rows" in small.stderr
+
+
+def test_generalization_subsamples_the_train_part_only():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import generalization
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    X_train, X_test, y_train, y_test = generalization.load_split("digits", 3)
+    X_sub, X_test_sub, y_sub, y_test_sub = generalization.load_split("digits", 3, 300)
+    assert X_sub.shape == (300, 64) and len(y_sub) == 300
+    np.testing.assert_array_equal(y_test_sub, y_test)  # the held-out part stays whole
+    assert X_test_sub.shape == X_test.shape
+    # stratified: every class keeps its share of the train part, to one row
+    share = np.bincount(y_train) / len(y_train) * 300
+    assert np.all(np.abs(np.bincount(y_sub) - share) <= 1)
+    # the scaler is fitted on the rows kept
+    np.testing.assert_allclose(X_sub.mean(axis=0), 0, atol=1e-12)
+    assert not np.allclose(X_test_sub, X_test)
+    # the same seed draws the same rows; a larger size than the part keeps it all
+    np.testing.assert_array_equal(generalization.load_split("digits", 3, 300)[0], X_sub)
+    np.testing.assert_array_equal(generalization.load_split("digits", 3, 10**6)[0], X_train)
