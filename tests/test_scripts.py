@@ -156,22 +156,18 @@ def test_generalization_sweeps_a_parameter_over_chosen_seeds(tmp_path):
         assert re.search(pattern, proc.stdout, re.MULTILINE), (pattern, proc.stdout[-3000:])
     assert re.search(r"^iris\s+1\.0\s+0\.\d{3}\s", proc.stdout, re.MULTILINE), proc.stdout
     assert "mean over seeds 3-3" in proc.stdout
-    bad = subprocess.run(
-        [sys.executable, args[0], "--sweep", "across_noise"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=cpu_env(),
-    )
-    assert bad.returncode == 2 and "--sweep: expected a parameter name" in bad.stderr
-    small = subprocess.run(
-        [sys.executable, args[0], "--train-size", "3"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=cpu_env(),
-    )
-    assert small.returncode == 2 and "--train-size: expected at least 10 rows" in small.stderr
+    for bad_args, message in (
+        (["--sweep", "across_noise"], "--sweep: expected a parameter name"),
+        (["--train-size", "3"], "--train-size: expected at least 10 rows"),
+    ):
+        bad = subprocess.run(
+            [sys.executable, args[0], *bad_args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=cpu_env(),
+        )
+        assert bad.returncode == 2 and message in bad.stderr, (bad_args, bad.stderr)
 
 
 def test_generalization_subsamples_the_train_part_only():
