@@ -367,7 +367,7 @@ def test_auto_across_noise_follows_the_number_of_steps(small):
     from glass_box_umap.fitting import ACROSS_MIN_STEPS, across_strength
 
     assert ACROSS_MIN_STEPS == 1_000
-    assert across_strength("auto", 1_600) == 1.5 and across_strength("auto", 999) == 0.0
+    assert across_strength("auto", 1_600) == 1.0 and across_strength("auto", 999) == 0.0
     assert across_strength(0.25, 10) == 0.25  # a number is used as given
     log = _NoiseLog()
     GlassBoxUMAP(extra_callbacks=[log], **KW).fit(small)  # 24 steps

@@ -158,9 +158,9 @@ reducer.n_neighbors = 20
 # points alone. The numbers that chose it are the recorded tables at the end of
 # :ref:`embedding-comparison`.
 #
-# **Across noise** (``across_noise='auto'``: 1.5 on fits of at least 1,000 optimiser steps).
-# At every step each encoded training point also gets Gaussian noise of about 1.5 times its
-# mean neighbour distance, less the part of it that lies in the span of its offsets to its
+# **Across noise** (``across_noise='auto'``: 1.0 on fits of at least 1,000 optimiser steps).
+# At every step each encoded training point also gets Gaussian noise of about its mean
+# neighbour distance, less the part of it that lies in the span of its offsets to its
 # ``n_neighbors - 1`` heaviest graph neighbours. It covers the directions the neighbourhood
 # does not span: an unseen digit lies more than half off its nearest training point's
 # neighbour span, and a map trained without this noise is about twice as steep there as

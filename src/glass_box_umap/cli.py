@@ -617,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="training noise across each point's graph neighbourhood, which makes transform "
-        "of new points better (default: GlassBoxUMAP's 'auto', 1.5 on fits of at least "
+        "of new points better (default: GlassBoxUMAP's 'auto', 1.0 on fits of at least "
         "1,000 steps; 0 turns it off)",
     )
     fit.add_argument(

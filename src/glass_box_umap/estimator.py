@@ -176,7 +176,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         steepest; this noise flattens the map there, so new points land beside their
         neighbours. Training only; free of the data's units. Inputs of at most
         ``n_neighbors - 1`` values (after ``pca_components``) have no such direction and
-        get none. ``'auto'``: 1.5 on fits of at least 1,000 optimiser steps (``epochs``
+        get none. ``'auto'``: 1.0 on fits of at least 1,000 optimiser steps (``epochs``
         times the steps per epoch: the default fit of up to 10,000 samples takes 2,400),
         0 on shorter ones, which it costs more training trustworthiness than it gains
         held-out quality. A number is used as given, 0 turns it off. The measurements:
