@@ -466,7 +466,7 @@ print(f"swiss roll: trust train {gap.loc[swiss, 'trust train']:+.3f}")
 # the shipped run against 15.2 s for the neighbour-noise-only recipe in an earlier run on
 # the same machine (the projection is two batched products per step). With the noise the
 # step budget pays off again: 2,400 steps lift the five-seed mean to 0.940 / 0.933 / 0.967
-# at strength 1.5 (the step-budget table above, on the earlier machine).
+# at strength 1.5 (the earlier machine's figures after the step-budget table above).
 #
 # The strength, rechecked at 2,400 steps, where the noise has three halves of the steps it
 # was chosen with (``--sweep across_noise 1.0 1.5``, five seeds each):
