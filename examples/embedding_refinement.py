@@ -91,7 +91,9 @@ unroll it best again (the docs build, one thread: 0.572, 0.815, 0.816, 0.440, 0.
 ``batch_size=512``; the default since 2026-12, where held-out digits stopped improving),
 a run on two threads: default 0.612, lr 0.959, batch 0.792, small encoder 0.541, lr +
 batch 0.915, all three 0.977. All three still unroll it best, the higher lr alone comes
-close, and the defaults fold a little less than at 1,600 steps (0.585).
+close, and the defaults fold a little less than at 1,600 steps (0.585). On another 2-core
+machine (2026-12-04, across noise 1.0, which three inputs never draw): default 0.610, lr
+0.775, batch 0.792, small encoder 0.541, lr + batch 0.915, all three 0.977.
 
 Usage
 -----

@@ -369,7 +369,8 @@ print("differs from the prose: " + (", ".join(differs) if differs else "nothing"
 # the single knobs, which sit near the boundary between folding and unrolling (at 0.77).
 # With 2,400 default steps (2026-12, chosen on held-out digits), the example on two
 # threads scored 0.612, 0.959, 0.792, 0.541, 0.915 and 0.977: all three still best, the
-# defaults a little less folded.
+# defaults a little less folded (on another machine 0.610, 0.775, 0.792, 0.541, 0.915 and
+# 0.977: the same but for lr alone, on the boundary).
 # The table above is this build's own measurement,
 # and the page keeps the contract's text for what it says about training as a whole,
 # which the numbers support: the knobs interact.
