@@ -158,7 +158,7 @@ def fit_ours(X: np.ndarray) -> tuple[np.ndarray, float, float | None]:
     start = time.perf_counter()
     emb = r.fit_transform(X)
     fit_s = time.perf_counter() - start
-    steps = steps_per_epoch(r.batch_size, r.num_batches, len(X))
+    steps = steps_per_epoch(r.batch_size, r.num_batches)
     train_s = float(r.history_["time"][-1])
     # A step draws at most the graph's edges (wine's graph is smaller than a batch).
     batch = min(r.batch_size, len(r.graph_.head))

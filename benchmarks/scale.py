@@ -6,10 +6,9 @@ to preserve. Every case runs in its own process, so that its peak memory is its 
 
     python benchmarks/scale.py --device auto --suite full
 
-An epoch is ``ceil(40_000 / batch_size)`` steps beyond 10,000 samples whatever n (4 at the
-default batch size; ``ceil(120_000 / batch_size)`` up to 10,000 samples, see
-``glass_box_umap.training.steps_per_epoch``), so a default fit here is 800 steps at any
-size. ``--suite full`` on CUDA: 70k x 784 at the defaults (200 epochs, CUDA graphs), the
+An epoch is ``ceil(120_000 / batch_size)`` steps whatever n (12 at the default batch size,
+see ``glass_box_umap.training.steps_per_epoch``), so a default fit here is 2,400 steps at
+any size. ``--suite full`` on CUDA: 70k x 784 at the defaults (200 epochs, CUDA graphs), the
 same for 20 epochs eagerly and in bf16-mixed, then 1M x 50 at the defaults and at batch
 100k (200 epochs of one step). On the CPU: 100k x 50 and 1M x 50 at the defaults.
 ``--suite quick``: 20k x 50 for 2 epochs. ``--quick``: 2k x 20 for 2 epochs, seconds, a
@@ -208,7 +207,7 @@ def plain_pytorch_epoch_seconds(
         step()
     sync()
     per_step = (time.perf_counter() - start) / steps
-    return per_step * steps_per_epoch(batch_size, None, len(X))
+    return per_step * steps_per_epoch(batch_size, None)
 
 
 def run_case(name: str, device: str) -> dict:

@@ -88,7 +88,7 @@ def single(digits) -> GlassBoxUMAP:
 def same_steps(digits) -> GlassBoxUMAP:
     """One device, as many optimiser steps as each DDP rank takes (half an epoch's)."""
     X, _ = digits
-    per_rank = math.ceil(steps_per_epoch(BATCH_SIZE, None, len(X)) / 2)
+    per_rank = math.ceil(steps_per_epoch(BATCH_SIZE, None) / 2)
     return GlassBoxUMAP(
         random_state=0, epochs=EPOCHS, batch_size=BATCH_SIZE, num_batches=per_rank, quiet=True
     ).fit(X)
@@ -106,7 +106,7 @@ def test_ddp_ranks_share_the_work_and_end_with_one_model(tmp_path, digits, singl
     assert all(i["world_size"] == 2 for i in info)
     # Each rank takes half of an epoch's steps, so an epoch draws as many edges as on one
     # device; a Lightning batch holds up to _EAGER_STEPS_PER_BATCH of them.
-    steps = steps_per_epoch(BATCH_SIZE, None, len(X))
+    steps = steps_per_epoch(BATCH_SIZE, None)
     assert steps >= 2
     for i in info:
         per_rank = math.ceil(steps / 2)

@@ -321,7 +321,7 @@ class _StepsPerEpoch(Callback):
 )
 def test_epoch_steps_do_not_depend_on_the_data(digits, batch_size, num_batches, per_epoch):
     # An epoch is ceil(EPOCH_EDGES / batch_size) steps, or num_batches when given,
-    # on 300 points as on 1,797: up to SMALL_DATA the budget follows the settings, not n.
+    # on 300 points as on 1,797: the budget follows the settings, not n.
     X, _ = digits
     assert training.EPOCH_EDGES == 120_000
     for n in (300, len(X)):
@@ -331,20 +331,19 @@ def test_epoch_steps_do_not_depend_on_the_data(digits, batch_size, num_batches, 
         assert count.steps == [per_epoch, 2 * per_epoch, 3 * per_epoch]
 
 
-def test_data_beyond_small_draw_a_third_of_the_edges_per_epoch(digits, monkeypatch):
-    # umap-learn's line, 10,000 samples, moved to 299 so that 300 points are "large".
-    assert training.SMALL_DATA == 10_000 and training.LARGE_EPOCH_EDGES == 40_000
-    assert training.steps_per_epoch(10_000, None, 10_000) == 12
-    assert training.steps_per_epoch(10_000, None, 10_001) == 4
-    assert training.steps_per_epoch(3_000, None, 50_000) == 14
-    assert training.steps_per_epoch(10_000, 7, 50_000) == 7
+def test_larger_data_draw_as_many_edges_per_epoch(digits):
+    # No line at 10,000 samples any more: medium data need the 2,400 steps too.
+    assert training.steps_per_epoch(10_000, None) == 12
+    assert training.steps_per_epoch(3_000, None) == 40
+    assert training.steps_per_epoch(10_000, 7) == 7
+    assert not hasattr(training, "SMALL_DATA") and not hasattr(training, "LARGE_EPOCH_EDGES")
     X, _ = digits
-    monkeypatch.setattr(training, "SMALL_DATA", 299)
-    for n, per_epoch in ((299, 12), (300, 4)):
-        count = _StepsPerEpoch()
-        kw = dict(FAST, epochs=2, batch_size=10_000, num_batches=None)
-        GlassBoxUMAP(random_state=0, extra_callbacks=[count], **kw).fit(X[:n])
-        assert count.steps == [per_epoch, 2 * per_epoch]
+    rng = np.random.default_rng(0)
+    large = np.resize(X, (10_001, X.shape[1])) + rng.normal(0.0, 0.1, (10_001, X.shape[1]))
+    count = _StepsPerEpoch()
+    kw = dict(FAST, epochs=1, batch_size=10_000, num_batches=None)
+    GlassBoxUMAP(random_state=0, extra_callbacks=[count], **kw).fit(large)
+    assert count.steps == [12]
 
 
 def test_save_load_roundtrip_is_bit_identical(fitted_pca, digits, tmp_path):

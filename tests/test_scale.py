@@ -250,7 +250,7 @@ def test_failed_capture_falls_back_to_identical_eager_steps(X, monkeypatch):
         ).fit(X)
     messages = [str(w.message) for w in caught if "CUDA graph capture failed" in str(w.message)]
     assert len(messages) == 1
-    steps = training.steps_per_epoch(kw["batch_size"], kw["num_batches"], len(X))
+    steps = training.steps_per_epoch(kw["batch_size"], kw["num_batches"])
     assert steps > 16 and sum(batches) == kw["epochs"] * steps
     assert max(batches) == 16
     assert replayed.history_["loss"] == eager.history_["loss"]

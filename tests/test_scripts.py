@@ -60,7 +60,10 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "benchmarks/scale.py": ([RULE, r"^2k x 20, 2 ep\s+exact\s"], []),
-    "benchmarks/medium_budget.py": ([RULE, r"^2,000 x 50\s+5\s+\d", r"^2,000 x 50\s+10\s"], []),
+    "benchmarks/medium_budget.py": (
+        [RULE, r"^mixture 2,000\s+5\s+\d", r"^noisy-digits 2,000\s+10\s+\d"],
+        [],
+    ),
     "benchmarks/step_kernels.py": (
         [RULE, r"^UMAP loss\s+digits", r"^PReLU\s+conv block", r"^hand-written \(shipped\)"],
         [],

@@ -373,13 +373,15 @@ print(f"swiss roll: trust train {gap.loc[swiss, 'trust train']:+.3f}")
 # default fit takes three to four times as long as one of 800 steps, 13.5x umap-learn's on
 # these 1,203 digits (9.4x on the machine where umap-learn took 3.6 s); ``num_batches=8``
 # or ``4`` gives the 1,600- or 800-step map in two thirds
-# or a third of the time. Beyond small data a second 800 steps buy nothing: on 20,000 x 50
-# points (a 67/33 split, ``python benchmarks/medium_budget.py``) 800 steps gave training
-# and held-out trustworthiness 0.9818 and 0.9811 in 30.9 s, 1,600 steps 0.9820 and 0.9809
-# in 61.6 s; on 100,000 x 50, 0.9825 / 0.9816 against 0.9824 / 0.9814. So beyond 10,000
-# samples (umap-learn's own threshold for training 200 epochs rather than 500) an epoch
-# draws 40,000 edges, 800 steps at the defaults; medium-data times against umap-learn's
-# are on :doc:`/scale`. On wine and iris, whose test sets hold 59 and 50 points, 2,400
+# or a third of the time. Larger data need the steps as much: on 20,000 noisy copies of
+# the digits (13,400 training rows; the held-out rows are copies of images the fit never
+# saw; seeds 0-1, ``python benchmarks/medium_budget.py --data noisy-digits --budget 4 8
+# 12 16 --seeds 2``) the same figures were 0.792 / 0.909 / 0.927 at 800 steps, 0.870 /
+# 0.934 / 0.952 at 1,600, 0.895 / 0.941 / 0.960 at 2,400 and 0.899 / 0.943 / 0.965 at
+# 3,200 (umap-learn 0.928 / 0.913 / 0.879): the same knee. Until 2026-12-05 data beyond
+# 10,000 samples took 800 steps, chosen on a 10-cluster mixture whose trustworthiness is
+# the same at 400 steps as at 800 (0.9819 / 0.9812 on 20,000 x 50); every size now takes
+# 2,400. Medium-data times against umap-learn's are on :doc:`/scale`. On wine and iris, whose test sets hold 59 and 50 points, 2,400
 # steps against 1,600 moved held-out accuracy by 0.000 and +0.004, within each one's spread
 # over seeds. Over ten seeds (``--datasets wine iris --seeds 10 --budget 2 4 6 8 12``)
 # neither cares about the budget: wine scored 0.946 at 800 and 1,200 steps, 0.941 at 1,600
@@ -491,5 +493,4 @@ print(f"swiss roll: trust train {gap.loc[swiss, 'trust train']:+.3f}")
 # trustworthiness of 1.5, so since 2026-12-04 ``'auto'`` means 1.0. On machine B (both
 # machines have 2 cores; float rounding differs between them) 1.5 had fallen to 0.934 on
 # seeds 0-4, short of the 0.935 target; 1.0 gives 0.938 over all ten seeds. Wine, iris and
-# the swiss roll have too few inputs for the across noise, and fits of more than 10,000
-# samples take 800 steps, so they do not change.
+# the swiss roll have too few inputs for the across noise, so they do not change.

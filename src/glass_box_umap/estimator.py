@@ -79,22 +79,18 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         Adam learning rate.
     epochs : int, default 200
         Training length. An epoch draws 120,000 edges
-        (``glass_box_umap.training.EPOCH_EDGES``) from data of up to 10,000 samples
-        whatever the size of their graph: ``ceil(120_000 / batch_size)`` steps, 12 at the
-        default batch size, so a default fit takes 2,400 Adam steps on 1,000 points as on
-        10,000 (on held-out digits, where accuracy stopped rising: README, "How good is
-        the map on unseen points"). (For a graph of about 6,000 points, at
-        ``n_neighbors=15``, that is one pass over its edges.) Larger data draw 40,000
-        edges per epoch, 800 steps in all at the defaults on 20,000 points as on
-        1,000,000: there a second 800 steps bought no trustworthiness (umap-learn
-        likewise trains 500 epochs up to 10,000 samples and 200 above).
+        (``glass_box_umap.training.EPOCH_EDGES``) whatever the size of the data and of
+        its graph: ``ceil(120_000 / batch_size)`` steps, 12 at the default batch size, so
+        a default fit takes 2,400 Adam steps on 1,000 points as on 1,000,000 (where
+        held-out accuracy stopped rising, on digits and on 20,000 noisy digits: README,
+        "How good is the map on unseen points"). (For a graph of about 6,000 points, at
+        ``n_neighbors=15``, that is one pass over its edges.)
     batch_size : int, default 10_000
         Edges per gradient step (at most the number of edges the graph holds); also
         samples per chunk at inference. Smaller batches give more, noisier steps per
         epoch.
     num_batches : int or None, default None
-        Steps per epoch, overriding ``ceil(120_000 / batch_size)`` (``ceil(40_000 /
-        batch_size)`` beyond 10,000 samples).
+        Steps per epoch, overriding ``ceil(120_000 / batch_size)``.
     num_workers : int, default 0
         Workers of the step-counting data loader. Batches are built on the training
         device, so workers bring no speed; the parameter exists for API compatibility.

@@ -226,7 +226,7 @@ def train_map(
     """Train ``map_.encoder`` in place; the history, best epoch and whether it was interrupted."""
     from .training import TrainingConfig, UMAPModule, checkpoint_directory, steps_per_epoch, train
 
-    steps = steps_per_epoch(p["batch_size"], p["num_batches"], len(inputs))
+    steps = steps_per_epoch(p["batch_size"], p["num_batches"])
     config = TrainingConfig(
         a=a,
         b=b,

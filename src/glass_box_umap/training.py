@@ -10,13 +10,11 @@ running them. There the module samples fixed-size batches (see
 once in a CUDA graph, and replays it: one launch plus the fused Adam update per step,
 several steps per Lightning batch. If capture fails, it warns once and trains eagerly.
 
-How much training a fit gets hardly depends on the number of points: an epoch draws
-:data:`EPOCH_EDGES` edges (``ceil(EPOCH_EDGES / batch_size)`` optimiser steps) from a
-data set of up to :data:`SMALL_DATA` samples, and a third as many from larger ones,
-whatever the size of the graph. An encoder learns one function, whose difficulty does not
-grow with n; tying an epoch to the size of the graph gave 1,200 points 600 Adam steps and
-100,000 points 50,000. See :func:`steps_per_epoch` for the measurements behind the
-numbers.
+How much training a fit gets does not depend on the number of points: an epoch draws
+:data:`EPOCH_EDGES` edges (``ceil(EPOCH_EDGES / batch_size)`` optimiser steps) whatever
+the size of the data and of its graph. Tying an epoch to the size of the graph gave 1,200
+points 600 Adam steps and 100,000 points 50,000. See :func:`steps_per_epoch` for the
+measurements behind the number.
 """
 
 from __future__ import annotations
@@ -132,46 +130,40 @@ def _probe_trainer(trainer_kwargs: dict[str, Any]) -> None:
         ) from None
 
 
-#: Directed edges one epoch draws on a data set of at most :data:`SMALL_DATA` samples,
-#: whatever the size of its graph (about the number a graph of 6,000 points holds at
-#: ``n_neighbors=15``). With the defaults (200 epochs of 12 steps of 10,000 edges) such a
-#: fit takes 2,400 Adam steps; see :func:`steps_per_epoch`.
+#: Directed edges one epoch draws, whatever the size of the data and of its graph (about
+#: the number a graph of 6,000 points holds at ``n_neighbors=15``). With the defaults
+#: (200 epochs of 12 steps of 10,000 edges) a fit takes 2,400 Adam steps; see
+#: :func:`steps_per_epoch`.
 EPOCH_EDGES = 120_000
-#: Directed edges one epoch draws on larger data: 800 Adam steps at the defaults.
-LARGE_EPOCH_EDGES = 40_000
-#: Samples up to which a data set gets :data:`EPOCH_EDGES`; umap-learn's threshold for the
-#: same decision (500 epochs up to 10,000 samples, 200 above).
-SMALL_DATA = 10_000
 
 
-def steps_per_epoch(batch_size: int, num_batches: int | None, n_samples: int) -> int:
+def steps_per_epoch(batch_size: int, num_batches: int | None) -> int:
     """Optimiser steps per epoch, over all devices.
 
     ``num_batches`` when given, else enough batches of ``batch_size`` edges to draw
-    :data:`EPOCH_EDGES` edges on data of at most :data:`SMALL_DATA` samples (12 steps at
-    the default batch size) and :data:`LARGE_EPOCH_EDGES` on larger data (4 steps). It
-    does not otherwise depend on the data: a parametric encoder learns one function, and
-    the steps that function needs do not grow with the number of points. With several
-    devices each takes ``ceil(steps / world_size)`` of them.
+    :data:`EPOCH_EDGES` edges (12 steps at the default batch size) whatever the size of
+    the data. With several devices each takes ``ceil(steps / world_size)`` of them.
 
     When an epoch drew as many edges as the graph held, small data sets got a few hundred
-    steps and medium ones tens of thousands, most of which no longer changed the map. The
-    number of steps is the knee of held-out quality against fit time in each regime. On
-    digits (1,203 training points, seeds 0-4, ``python benchmarks/generalization.py
-    --datasets digits --seeds 5 --budget 4 6 8 12 16 --set across_noise=1.0``, the
-    noise that fits of 1,000 steps or more draw by default) held-out 10-NN accuracy /
-    held-out / training trustworthiness were 0.917 / 0.925 / 0.959 at 800 steps (where
-    the default draws no across noise: 0.895 / 0.906 / 0.967), 0.930 / 0.929 / 0.967 at
-    1,200, 0.936 / 0.930 / 0.969 at 1,600, 0.939 / 0.935 / 0.970 at 2,400 and 0.940 /
-    0.934 / 0.971 at 3,200: accuracy stops rising at 2,400 (on seeds 5-9, 2,400 steps
-    gave 0.937 / 0.931 / 0.969). Fewer samples need as many steps: on a 300-row subsample of
+    steps and medium ones tens of thousands, most of which no longer changed the map.
+    2,400 steps at the defaults are the knee of held-out quality against fit time, on
+    small and on medium data alike. On digits (1,203 training points, seeds 0-4, ``python
+    benchmarks/generalization.py --datasets digits --seeds 5 --budget 4 6 8 12 16 --set
+    across_noise=1.0``, the noise that fits of 1,000 steps or more draw by default)
+    held-out 10-NN accuracy / held-out / training trustworthiness were 0.917 / 0.925 /
+    0.959 at 800 steps (where the default draws no across noise: 0.895 / 0.906 / 0.967),
+    0.930 / 0.929 / 0.967 at 1,200, 0.936 / 0.930 / 0.969 at 1,600, 0.939 / 0.935 /
+    0.970 at 2,400 and 0.940 / 0.934 / 0.971 at 3,200 (on seeds 5-9, 2,400 steps gave
+    0.937 / 0.931 / 0.969). Fewer samples need as many steps: on a 300-row subsample of
     the same training digits (``--train-size 300 --budget 4 8 12``) held-out accuracy was
-    0.804 at 800 steps and 0.861 at 2,400. On 20,000 x 50 points (a 67/33 split,
-    ``python benchmarks/medium_budget.py``) 800 steps gave training and held-out
-    trustworthiness 0.9818 and 0.9811, 1,600 steps 0.9820 and 0.9809 in twice the time,
-    and on 100,000 x 50 0.9825 / 0.9816 against 0.9824 / 0.9814: beyond small data the
-    second 800 steps only cost time. umap-learn draws the same line, at the same size,
-    for the same reason.
+    0.804 at 800 steps and 0.861 at 2,400. More samples need as many too: on 20,000 noisy
+    copies of the digits (13,400 training rows, held-out rows from unseen images, seeds
+    0-1, ``python benchmarks/medium_budget.py --data noisy-digits --budget 4 8 12 16
+    --seeds 2``) the same figures were 0.792 / 0.909 / 0.927 at 800 steps, 0.870 / 0.934
+    / 0.952 at 1,600, 0.895 / 0.941 / 0.960 at 2,400 and 0.899 / 0.943 / 0.965 at 3,200
+    (umap-learn 0.928 / 0.913 / 0.879). Only easy data stop early: a 10-cluster mixture
+    of 20,000 x 50 points scores the same trustworthiness at 400 steps as at 800, which
+    is why larger data took 800 steps until 2026-12.
 
     Parameters
     ----------
@@ -179,8 +171,6 @@ def steps_per_epoch(batch_size: int, num_batches: int | None, n_samples: int) ->
         Edges per step.
     num_batches : int or None
         Steps per epoch, when the user set them.
-    n_samples : int
-        Rows of the data the fit trains on.
 
     Returns
     -------
@@ -189,8 +179,7 @@ def steps_per_epoch(batch_size: int, num_batches: int | None, n_samples: int) ->
     """
     if num_batches is not None:
         return num_batches
-    edges = EPOCH_EDGES if n_samples <= SMALL_DATA else LARGE_EPOCH_EDGES
-    return max(1, math.ceil(edges / batch_size))
+    return max(1, math.ceil(EPOCH_EDGES / batch_size))
 
 
 class _StepCounter(IterableDataset):
