@@ -173,7 +173,7 @@ class GlassBoxUMAP(TransformerMixin, BaseEstimator):
         neighbours. Training only; free of the data's units. Inputs of at most
         ``n_neighbors - 1`` values (after ``pca_components``) have no such direction and
         get none. ``'auto'``: 1.0 on fits of at least 1,000 optimiser steps (``epochs``
-        times the steps per epoch: the default fit of up to 10,000 samples takes 2,400),
+        times the steps per epoch: a default fit takes 2,400 at every size),
         0 on shorter ones, which it costs more training trustworthiness than it gains
         held-out quality. A number is used as given, 0 turns it off. The measurements:
         README, "How good is the map on unseen points" (``python
