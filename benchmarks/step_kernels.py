@@ -17,9 +17,12 @@ Shapes are those of a default fit on the 1,203 training digits of
 ``benchmarks/generalization.py`` (every row encoded, 10,000 edges, five negatives each)
 and of a ``batch_size=512`` step on the swiss-roll page's 1,000 points. Printed: the
 milliseconds of one forward and backward pass (median over ``--repeats`` runs), and the
-ratio ``autograd / ours``. Then a whole default fit on the 1,203 digits with the three
-swapped back to their autograd versions, against the shipped one (same seed, both
-timed in this process). Nothing is asserted.
+ratio ``autograd / ours``. Then the across noise of a medium step (the rows a batch of
+10,000 edges encodes among 20,000 x 50 points of ``benchmarks/scale.py``'s mixture),
+projected in one piece against the shipped chunks (``sampling._STEP_CHUNK_VALUES``; the
+same bits). Then a whole default fit on the 1,203 digits with the three swapped back to
+their autograd versions, against the shipped one (same seed, both timed in this
+process). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import numpy as np
 import torch
 from _common import format_table, header
 
-from glass_box_umap import _prelu, normalisation, training
+from glass_box_umap import _prelu, normalisation, sampling, training
 from glass_box_umap.loss import find_ab_params, sampled_umap_loss, umap_loss
 
 
@@ -136,6 +139,34 @@ def autograd_everywhere():
         )
 
 
+def across_noise_pair(n: int, dim: int, n_edges: int) -> tuple[Callable[[], None], ...]:
+    """(one piece, ours): a step's across noise for the rows ``n_edges`` edges encode."""
+    from scale import make_data
+
+    from glass_box_umap.affinity import build_graph
+
+    x = torch.as_tensor(make_data(n, dim))
+    edges = build_graph(x.numpy(), 15, "euclidean", 0, torch.device("cpu"), "auto")
+    gen = torch.Generator().manual_seed(0)
+    noise = sampling.AcrossNoise(edges, x, 14, gen)
+    picked = torch.randint(0, len(edges.head), (n_edges,), generator=gen)
+    ends = torch.cat([torch.as_tensor(edges.head)[picked], torch.as_tensor(edges.tail)[picked]])
+    vertices = torch.unique(ends)
+
+    def run(chunk_values: int) -> Callable[[], None]:
+        def step() -> None:
+            saved = sampling._STEP_CHUNK_VALUES
+            sampling._STEP_CHUNK_VALUES = chunk_values
+            try:
+                noise(vertices)
+            finally:
+                sampling._STEP_CHUNK_VALUES = saved
+
+        return step
+
+    return run(2**62), run(sampling._STEP_CHUNK_VALUES), len(vertices)
+
+
 def fit_seconds(X: np.ndarray, epochs: int) -> float:
     """Seconds of a default ``GlassBoxUMAP(random_state=0).fit(X)`` with ``epochs``."""
     from glass_box_umap import GlassBoxUMAP
@@ -192,6 +223,17 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from generalization import load_split
+
+    n = 2_000 if args.quick else 20_000
+    whole, chunked, encoded = across_noise_pair(n, 50, 10_000)
+    a, b = median_ms(whole, repeats), median_ms(chunked, repeats)
+    rows = [
+        ["part", "shape", "one piece ms", "chunks ms", "one piece / chunks"],
+        ["across noise", f"{encoded:,} of {n:,} x 50 rows"]
+        + [f"{a:.3f}", f"{b:.3f}", f"{a / b:.2f}x"],
+    ]
+    print(format_table(rows))
+    print(flush=True)
 
     X = load_split("digits", 0)[0]
     fit_seconds(X[:200], 2)  # imports and Lightning's set-up, not timed

@@ -15,7 +15,7 @@ from lightning.pytorch import Callback
 from safetensors import safe_open
 from sklearn.manifold import trustworthiness
 
-from glass_box_umap import GlassBoxUMAP
+from glass_box_umap import GlassBoxUMAP, sampling
 from glass_box_umap._prelu import TrainingPReLU, restore_prelu, use_training_prelu
 from glass_box_umap.affinity import EdgeList
 from glass_box_umap.encoders.mlp import MLPEncoder
@@ -26,7 +26,12 @@ from glass_box_umap.normalisation import (
     insert_batch_rms,
     supports_batch_rms,
 )
-from glass_box_umap.sampling import AcrossNoise, NeighbourNoise, _heaviest_neighbours
+from glass_box_umap.sampling import (
+    ACROSS_MAX_VALUES,
+    AcrossNoise,
+    NeighbourNoise,
+    _heaviest_neighbours,
+)
 
 from .conftest import FAST
 
@@ -349,6 +354,28 @@ def test_across_noise_beyond_its_memory_cap_covers_a_seeded_subset():
     assert len(carried) == 20
     sub = first(torch.tensor([int(carried[0]), int((first.rows < 0).nonzero()[0])]))
     assert float(sub[0].abs().sum()) > 0 and float(sub[1].abs().sum()) == 0
+
+
+@pytest.mark.parametrize("cap", [None, 20], ids=["every vertex", "capped subset"])
+@pytest.mark.parametrize("vertices", [None, [7, 0, 7, 31, 2, 49]], ids=["all", "some"])
+def test_across_noise_drawn_in_chunks_equals_one_piece(monkeypatch, cap, vertices):
+    # A step projects its rows a few at a time (so that no gather of bases is a fresh
+    # allocation of tens of MiB); how many at a time must not change a single bit.
+    n, dim, rank = 50, 6, 2
+    edges = _random_graph(n, 3)
+    x = torch.randn(n, dim, generator=torch.Generator().manual_seed(2))
+    max_values = ACROSS_MAX_VALUES if cap is None else cap * rank * dim
+    rows = None if vertices is None else torch.tensor(vertices)
+    draws = {}
+    for per_chunk in (1, 7, n):
+        monkeypatch.setattr(sampling, "_STEP_CHUNK_VALUES", per_chunk * rank * dim)
+        noise = AcrossNoise(edges, x, rank, torch.Generator().manual_seed(0), max_values)
+        draws[per_chunk] = torch.stack([noise(rows) for _ in range(3)])
+    expected = len(vertices) if vertices is not None else n
+    assert draws[n].shape == (3, expected, dim)
+    assert float(draws[n].abs().sum()) > 0
+    torch.testing.assert_close(draws[1], draws[n], rtol=0, atol=0)
+    torch.testing.assert_close(draws[7], draws[n], rtol=0, atol=0)
 
 
 class _NoiseLog(Callback):

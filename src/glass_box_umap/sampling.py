@@ -252,6 +252,13 @@ class NeighbourNoise:
 ACROSS_MAX_VALUES = 2**26
 #: Values of the neighbour offsets whose basis is computed at once.
 _BASIS_CHUNK_VALUES = 2**22
+#: Basis values a step gathers and projects at once (8 MiB of float32). One gather of all
+#: the encoded rows' bases would be a fresh allocation of tens of MiB per step, above
+#: glibc's largest mmap threshold (32 MiB), so every step would fault in new pages: on
+#: 20,000 x 50 points (12,700 rows encoded) the projection took 17.8 ms in one piece and
+#: 5.6 ms in chunks of this size, with bit-identical noise (``python
+#: benchmarks/step_kernels.py`` measures it).
+_STEP_CHUNK_VALUES = 2**21
 #: Directions of a neighbourhood whose variance is below this fraction of its largest
 #: one count as absent (duplicates, collinear neighbours), so noise may take them.
 _BASIS_RTOL = 1e-10
@@ -344,22 +351,32 @@ class AcrossNoise:
         noise with its part in the row's neighbourhood span removed (zero for a vertex
         outside the subset).
         """
+        carries = rows = None
         if vertices is None and self.rows is None:
-            basis, carries = self.basis, None
+            n = self.n_vertices
         else:
             if vertices is None:
                 vertices = torch.arange(self.n_vertices, device=self.basis.device)
-            if self.rows is None:
-                basis, carries = self.basis.index_select(0, vertices), None
-            else:
+            n = vertices.shape[0]
+            rows = vertices
+            if self.rows is not None:
                 rows = self.rows.index_select(0, vertices)
-                basis = self.basis.index_select(0, rows.clamp_min(0))
                 carries = rows.ge(0).view(-1, 1, 1)
-        n, dim = basis.shape[0], basis.shape[2]
-        z = torch.randn((n, 1, dim), generator=self.generator, device=basis.device)
-        # Row vectors times (rank, dim) matrices: on the CPU, PyTorch's batched product
-        # runs this way round many times faster than with column vectors.
-        noise = z - torch.bmm(torch.bmm(z, basis.mT), basis)
+                rows = rows.clamp_min(0)
+        rank, dim = self.basis.shape[1], self.basis.shape[2]
+        z = torch.randn((n, 1, dim), generator=self.generator, device=self.basis.device)
+        noise = torch.empty_like(z)
+        chunk = max(1, _STEP_CHUNK_VALUES // (rank * dim))
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            if rows is None:
+                basis = self.basis[start:stop]
+            else:
+                basis = self.basis.index_select(0, rows[start:stop])
+            part = z[start:stop]
+            # Row vectors times (rank, dim) matrices: on the CPU, PyTorch's batched
+            # product runs this way round many times faster than with column vectors.
+            torch.sub(part, torch.bmm(torch.bmm(part, basis.mT), basis), out=noise[start:stop])
         if carries is not None:
             noise = noise * carries
         return noise.view(n, *self.input_shape)
