@@ -252,12 +252,13 @@ class NeighbourNoise:
 ACROSS_MAX_VALUES = 2**26
 #: Values of the neighbour offsets whose basis is computed at once.
 _BASIS_CHUNK_VALUES = 2**22
-#: Basis values a step gathers and projects at once (8 MiB of float32). One gather of all
-#: the encoded rows' bases would be a fresh allocation of tens of MiB per step, above
-#: glibc's largest mmap threshold (32 MiB), so every step would fault in new pages: on
-#: 20,000 x 50 points (12,700 rows encoded) the projection took 17.8 ms in one piece and
-#: 5.6 ms in chunks of this size, with bit-identical noise (``python
-#: benchmarks/step_kernels.py`` measures it).
+#: Basis values a step gathers and projects at once on the CPU (8 MiB of float32). One
+#: gather of all the encoded rows' bases would be a fresh allocation of tens of MiB per
+#: step, above glibc's largest mmap threshold (32 MiB), so every step would fault in new
+#: pages: on 20,000 x 50 points (12,494 rows encoded) the projection took 16.0 ms in one
+#: piece and 5.5 ms in chunks of this size, with bit-identical noise (``python
+#: benchmarks/step_kernels.py``). A CUDA device's caching allocator reuses its blocks,
+#: and there each chunk would be three more kernel launches: one piece.
 _STEP_CHUNK_VALUES = 2**21
 #: Directions of a neighbourhood whose variance is below this fraction of its largest
 #: one count as absent (duplicates, collinear neighbours), so noise may take them.
@@ -367,6 +368,8 @@ class AcrossNoise:
         z = torch.randn((n, 1, dim), generator=self.generator, device=self.basis.device)
         noise = torch.empty_like(z)
         chunk = max(1, _STEP_CHUNK_VALUES // (rank * dim))
+        if self.basis.device.type != "cpu":
+            chunk = max(n, 1)
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             if rows is None:
