@@ -65,7 +65,13 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "benchmarks/step_kernels.py": (
-        [RULE, r"^UMAP loss\s+digits", r"^PReLU\s+conv block", r"^hand-written \(shipped\)"],
+        [
+            RULE,
+            r"^UMAP loss\s+digits",
+            r"^PReLU\s+conv block",
+            r"^across noise\s+[\d,]+ of 2,000 x 50 rows\s+\d",
+            r"^hand-written \(shipped\)",
+        ],
         [],
     ),
     "benchmarks/snapshot_overhead.py": (
