@@ -425,17 +425,17 @@ print(f"swiss roll: trust train {gap.loc[swiss, 'trust train']:+.3f}")
 #
 # The initial map and the lr decay were measured again on 2026-12-06 with today's recipe
 # (across noise, ``benchmarks/generalization.py --datasets digits --seeds 5 --budget 8
-# 12``, patched in, one 2-core machine; held-out accuracy / test / training trustworthiness at 2,400 steps):
-# the defaults 0.937 / 0.933 / 0.970 on seeds 0-4 and 0.936 / 0.929 / 0.968 on seeds 5-9;
-# an initial map whose output layer is the least-squares readout of the PCA layout (each
-# axis scaled to standard deviation 2) 0.941 / 0.935 / 0.971 and 0.931 / 0.938 / 0.969:
-# higher test trustworthiness on every budget and seed set (by 0.002 to 0.009), lower
-# accuracy on three of five (over all ten seeds 0.936 against 0.936 at 2,400 steps, 0.932
-# against 0.936 at 1,600), and scaled to 4 it fell to 0.931 accuracy on seeds 0-4; the
-# spectral layout instead of PCA 0.935 / 0.934 /
+# 12``, patched in, one 2-core machine; held-out accuracy / test / training
+# trustworthiness at 2,400 steps): the defaults 0.937 / 0.933 / 0.970 on seeds 0-4 and
+# 0.936 / 0.929 / 0.968 on seeds 5-9; an initial map whose output layer is the
+# least-squares readout of the PCA layout (each axis scaled to standard deviation 2) 0.941
+# / 0.935 / 0.971 and 0.931 / 0.938 / 0.969: higher test trustworthiness on every budget
+# and seed set (by 0.002 to 0.009), lower accuracy on three of five (over all ten seeds
+# 0.936 against 0.936 at 2,400 steps, 0.932 against 0.936 at 1,600), and scaled to 4 it
+# fell to 0.931 accuracy on seeds 0-4; the spectral layout instead of PCA 0.935 / 0.934 /
 # 0.970 (seeds 0-4; 0.924 against 0.935 at 1,600 steps); lr decayed linearly from ``lr``
-# to 0 0.928 / 0.931 / 0.957, the noise-free end then has too little step left to
-# settle on the training points. None became a default.
+# to 0 0.928 / 0.931 / 0.957, the noise-free end then has too little step left to settle
+# on the training points. None became a default.
 #
 # Across noise and the noise-free end
 # -----------------------------------
