@@ -139,8 +139,11 @@ def autograd_everywhere():
         )
 
 
-def across_noise_pair(n: int, dim: int, n_edges: int) -> tuple[Callable[[], None], ...]:
-    """(one piece, ours): a step's across noise for the rows ``n_edges`` edges encode."""
+def across_noise_pair(
+    n: int, dim: int, n_edges: int
+) -> tuple[Callable[[], None], Callable[[], None], int]:
+    """(one piece, ours, rows encoded): a step's across noise for the rows ``n_edges`` edges
+    encode among ``n`` points of ``dim`` values."""
     from scale import make_data
 
     from glass_box_umap.affinity import build_graph

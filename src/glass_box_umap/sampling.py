@@ -352,18 +352,13 @@ class AcrossNoise:
         noise with its part in the row's neighbourhood span removed (zero for a vertex
         outside the subset).
         """
-        carries = rows = None
-        if vertices is None and self.rows is None:
-            n = self.n_vertices
-        else:
-            if vertices is None:
-                vertices = torch.arange(self.n_vertices, device=self.basis.device)
-            n = vertices.shape[0]
-            rows = vertices
-            if self.rows is not None:
-                rows = self.rows.index_select(0, vertices)
-                carries = rows.ge(0).view(-1, 1, 1)
-                rows = rows.clamp_min(0)
+        # Rows of the basis per encoded row (None: the basis's own rows, in order).
+        rows, carries = vertices, None
+        if self.rows is not None:
+            rows = self.rows if vertices is None else self.rows.index_select(0, vertices)
+            carries = rows.ge(0).view(-1, 1, 1)
+            rows = rows.clamp_min(0)
+        n = self.n_vertices if vertices is None else vertices.shape[0]
         rank, dim = self.basis.shape[1], self.basis.shape[2]
         z = torch.randn((n, 1, dim), generator=self.generator, device=self.basis.device)
         noise = torch.empty_like(z)
