@@ -1,4 +1,4 @@
-"""What a training step's hand-written backward passes save, against autograd's own.
+"""What a training step's hand-written parts save, against the plain PyTorch they replace.
 
 Usage::
 
@@ -17,12 +17,23 @@ Shapes are those of a default fit on the 1,203 training digits of
 ``benchmarks/generalization.py`` (every row encoded, 10,000 edges, five negatives each)
 and of a ``batch_size=512`` step on the swiss-roll page's 1,000 points. Printed: the
 milliseconds of one forward and backward pass (median over ``--repeats`` runs), and the
-ratio ``autograd / ours``. Then the across noise of a medium step (the rows a batch of
-10,000 edges encodes among 20,000 x 50 points of ``benchmarks/scale.py``'s mixture),
-projected in one piece against the shipped chunks (``sampling._STEP_CHUNK_VALUES``; the
-same bits). Then a whole default fit on the 1,203 digits with the three swapped back to
-their autograd versions, against the shipped one (same seed, both timed in this
-process). Nothing is asserted.
+ratio ``autograd / ours``. Then, timed the same way:
+
+* PReLU and the batch RMS of one hidden layer as the two hand-written functions, against
+  the one function the shipped training network runs them as
+  (``normalisation.TrainingNet``), on digits' shape and on the 12,500 rows of a medium
+  step;
+* the across noise of a medium step (the rows a batch of 10,000 edges encodes among
+  20,000 x 50 points of ``benchmarks/scale.py``'s mixture), projected in one piece
+  against the shipped chunks (``sampling._STEP_CHUNK_VALUES``; the same bits);
+* a step's weighted draws (the batch's 10,000 edges, and the neighbour noise's four
+  neighbours per encoded row) by a binary search of the cumulative weights (what the
+  sampler did before) against the alias tables it builds (``sampling.alias_tables``), on
+  the mixture's graphs of 1,203 and 20,000 points.
+
+Then a whole default fit on the 1,203 digits with the three swapped back to their
+autograd versions (and the two layers unfused), against the shipped one (same seed, both
+timed in this process). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -127,16 +138,34 @@ def autograd_everywhere():
         training.sampled_umap_loss,
         normalisation.BatchRMS.forward,
         _prelu.TrainingPReLU.forward,
+        normalisation._fusable,
     )
     training.sampled_umap_loss = autograd_loss
     normalisation.BatchRMS.forward = autograd_rms_forward
     _prelu.TrainingPReLU.forward = torch.nn.PReLU.forward
+    normalisation._fusable = lambda *args: False
     try:
         yield
     finally:
-        training.sampled_umap_loss, normalisation.BatchRMS.forward, _prelu.TrainingPReLU.forward = (
-            saved
-        )
+        (
+            training.sampled_umap_loss,
+            normalisation.BatchRMS.forward,
+            _prelu.TrainingPReLU.forward,
+            normalisation._fusable,
+        ) = saved
+
+
+def prelu_rms_pair(rows: int) -> tuple[Callable[[], None], ...]:
+    """(two functions, one): a hidden layer's PReLU and batch RMS on ``rows`` x 128 units,
+    as the hand-written ``TrainingPReLU`` then ``BatchRMS``, and as the shipped
+    ``TrainingNet`` runs them (one ``_PReLUBatchRMSFunction``)."""
+
+    def layers() -> list[torch.nn.Module]:
+        return [prelu(1, _prelu.TrainingPReLU), normalisation.BatchRMS(torch.ones(128)).train()]
+
+    return layer_pair(
+        torch.nn.Sequential(*layers()), normalisation.TrainingNet(*layers()), (rows, 128)
+    )
 
 
 def across_noise_pair(
@@ -168,6 +197,55 @@ def across_noise_pair(
         return step
 
     return run(2**62), run(sampling._STEP_CHUNK_VALUES), len(vertices)
+
+
+def draw_pairs(n: int, dim: int, batch_size: int) -> list[tuple[str, Callable[[], None], ...]]:
+    """(part, shape, searchsorted, ours) for a step's draws on the graph of ``n`` points of
+    ``dim`` values: ``batch_size`` edges in proportion to weight, and four neighbours per
+    encoded row in proportion to weight (the neighbour noise), by a binary search of the
+    cumulative weights (what the sampler did before) against the alias tables."""
+    from scale import make_data
+
+    from glass_box_umap.affinity import build_graph
+
+    edges = build_graph(make_data(n, dim), 15, "euclidean", 0, torch.device("cpu"), "auto")
+    gen = torch.Generator().manual_seed(0)
+    sampler = sampling.EdgeSampler(edges, batch_size, 5, torch.device("cpu"), gen)
+    noise = sampling.NeighbourNoise(edges, torch.device("cpu"), gen)
+    weight = torch.as_tensor(edges.weight, dtype=torch.float64)
+    cdf = torch.cumsum(weight, 0)
+    cdf /= cdf[-1].clone()
+    order = torch.argsort(torch.as_tensor(edges.head), stable=True)
+    by_head = torch.cumsum(weight.index_select(0, order), 0)
+    vertices = sampler.sample().vertices
+    vertices = torch.arange(n) if vertices is None else vertices
+    first = noise.first.index_select(0, vertices).unsqueeze(1)
+    counts = noise.counts.index_select(0, vertices).unsqueeze(1)
+    low = torch.where(
+        first > 0, by_head.index_select(0, (first - 1).clamp_min(0).flatten()).view_as(first), 0.0
+    )
+    high = by_head.index_select(0, (first + counts - 1).clamp_min(0).flatten()).view_as(first)
+    u_edges = torch.rand(batch_size, generator=gen, dtype=torch.float64)
+    u_rows = torch.rand((len(vertices), noise.draws), generator=gen, dtype=torch.float64)
+
+    def search_edges() -> None:
+        torch.searchsorted(cdf, u_edges).clamp_max_(len(cdf) - 1)
+
+    def alias_edges() -> None:
+        sampling.alias_draw(sampler._prob, sampler._alias, 0, len(cdf), u_edges)
+
+    def search_rows() -> None:
+        position = torch.searchsorted(by_head, low + u_rows * (high - low), right=True)
+        torch.minimum(torch.maximum(position, first), first + counts - 1)
+
+    def alias_rows() -> None:
+        sampling.alias_draw(noise._prob, noise._alias, first, counts, u_rows)
+
+    graph = f"{len(cdf):,} edges of {n:,} points"
+    return [
+        ("edges", f"{batch_size:,} of {graph}", search_edges, alias_edges),
+        ("neighbours", f"{len(vertices):,} x {noise.draws} of {graph}", search_rows, alias_rows),
+    ]
 
 
 def fit_seconds(X: np.ndarray, epochs: int) -> float:
@@ -224,6 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     print(flush=True)
 
+    rows = [["part", "shape", "two functions ms", "one function ms", "two / one"]]
+    for shape, n_rows in (("digits", 1203), ("medium step", 12_500)):
+        a, b = (median_ms(step, repeats) for step in prelu_rms_pair(n_rows))
+        rows.append(
+            ["PReLU + batch RMS", f"{shape}: {n_rows:,} x 128"]
+            + [f"{a:.3f}", f"{b:.3f}", f"{a / b:.2f}x"]
+        )
+    print(format_table(rows))
+    print(flush=True)
+
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from generalization import load_split
 
@@ -235,6 +323,14 @@ def main(argv: list[str] | None = None) -> int:
         ["across noise", f"{encoded:,} of {n:,} x 50 rows"]
         + [f"{a:.3f}", f"{b:.3f}", f"{a / b:.2f}x"],
     ]
+    print(format_table(rows))
+    print(flush=True)
+
+    rows = [["draws", "shape", "searchsorted ms", "alias ms", "searchsorted / alias"]]
+    for n in (1_203, 2_000 if args.quick else 20_000):
+        for part, shape, search, alias in draw_pairs(n, 50, 10_000):
+            a, b = median_ms(search, repeats), median_ms(alias, repeats)
+            rows.append([part, shape, f"{a:.3f}", f"{b:.3f}", f"{a / b:.2f}x"])
     print(format_table(rows))
     print(flush=True)
 

@@ -4,7 +4,7 @@ import torch
 
 from glass_box_umap.affinity import EdgeList
 from glass_box_umap.loss import find_ab_params, sampled_umap_loss, umap_loss
-from glass_box_umap.sampling import EdgeSampler
+from glass_box_umap.sampling import EdgeSampler, NeighbourNoise, alias_draw, alias_tables
 
 from .conftest import require_module
 
@@ -120,6 +120,82 @@ def test_edges_sampled_in_proportion_to_weight(batch_size, static_shapes):
     assert counts[~mask].sum() == 0
     # Poisson noise: relative error of the aggregate is tiny when frequencies are right.
     assert np.abs(counts[mask] - expected[mask]).sum() / draws < 0.05
+
+
+def _weights(kind, n, rng):
+    if kind == "uniform":
+        return rng.uniform(0.0, 1.0, n)
+    if kind == "equal":  # scaled to mean 1, rounding can put every value just below 1
+        return np.full(n, 0.3)
+    if kind == "skewed":
+        return rng.uniform(0.0, 1.0, n) ** 8
+    return np.where(rng.uniform(0.0, 1.0, n) < 0.2, 1.0, 1e-9)  # a few carry all
+
+
+@pytest.mark.parametrize("kind", ["uniform", "equal", "skewed", "sparse"])
+def test_alias_tables_give_each_value_its_share_of_its_group(kind):
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        counts = torch.as_tensor(rng.integers(0, 12, rng.integers(1, 8)))
+        weight = torch.as_tensor(_weights(kind, int(counts.sum()), rng))
+        prob, alias = alias_tables(weight, counts)
+        assert prob.dtype == torch.float64 and bool(((prob >= 0) & (prob <= 1)).all())
+        group = torch.repeat_interleave(torch.arange(len(counts)), counts)
+        assert torch.equal(group[alias], group)
+        # bucket i is drawn with probability 1 / count; it gives prob[i] to i, the rest
+        # to alias[i]
+        mass = prob.clone().index_add_(0, alias, 1.0 - prob)
+        total = torch.zeros(len(counts), dtype=torch.float64).index_add_(0, group, weight)
+        share = weight / total[group] * counts[group]
+        torch.testing.assert_close(mass, share, rtol=0, atol=1e-12)
+
+
+def test_alias_tables_of_a_large_group_are_exact_to_float_rounding():
+    weight = torch.rand(300_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    weight = weight**4
+    prob, alias = alias_tables(weight, torch.tensor([len(weight)]))
+    mass = prob.clone().index_add_(0, alias, 1.0 - prob)
+    torch.testing.assert_close(mass, weight / weight.mean(), rtol=1e-8, atol=1e-8)
+
+
+def test_alias_draws_follow_the_weights_of_each_group():
+    rng = np.random.default_rng(1)
+    counts = torch.tensor([3, 0, 1, 6])
+    weight = torch.as_tensor(rng.uniform(0.05, 1.0, 10))
+    prob, alias = alias_tables(weight, counts)
+    first = torch.cumsum(counts, 0) - counts
+    gen = torch.Generator().manual_seed(0)
+    for g in (0, 2, 3):
+        u = torch.rand(200_000, generator=gen, dtype=torch.float64)
+        drawn = alias_draw(prob, alias, first[g], counts[g], u)
+        lo, hi = int(first[g]), int(first[g] + counts[g])
+        assert int(drawn.min()) >= lo and int(drawn.max()) < hi
+        freq = torch.bincount(drawn - lo, minlength=hi - lo).double() / len(u)
+        expected = weight[lo:hi] / weight[lo:hi].sum()
+        # binomial standard error at 200,000 draws is at most 0.0012
+        assert float((freq - expected).abs().max()) < 0.005
+
+
+def test_neighbour_noise_draws_neighbours_in_proportion_to_weight():
+    edges = _edges()
+    noise = NeighbourNoise(edges, torch.device("cpu"), torch.Generator().manual_seed(0))
+    vertices = torch.tensor([0, 7, 31])
+    u = torch.rand((3, 100_000), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    position = alias_draw(
+        noise._prob,
+        noise._alias,
+        noise.first[vertices].unsqueeze(1),
+        noise.counts[vertices].unsqueeze(1),
+        u,
+    )
+    drawn = noise.tail[position].numpy()
+    for row, vertex in enumerate(vertices.tolist()):
+        expected = np.zeros(edges.n_vertices)
+        mine = edges.head == vertex
+        np.add.at(expected, edges.tail[mine], edges.weight[mine])
+        freq = np.bincount(drawn[row], minlength=edges.n_vertices) / u.shape[1]
+        assert np.all(freq[expected == 0] == 0)
+        assert np.abs(freq - expected / expected.sum()).max() < 0.01
 
 
 def test_unique_mode_encodes_each_vertex_once():

@@ -54,6 +54,86 @@ class _BatchRMSFunction(torch.autograd.Function):
         return torch.addcmul(grad, y, along, value=-1).mul_(inverse), None
 
 
+class _PReLUBatchRMSFunction(torch.autograd.Function):
+    """``BatchRMS`` of ``prelu(h, weight)``, one function with both backward passes written out.
+
+    On the CPU a hidden layer of the default MLP runs PReLU and the normalisation back
+    to back; as two functions they pass over the batch about twenty times. Here the
+    normalised output ``y`` is written in place over the PReLU's, the unit sums are
+    matrix-vector products (faster than a reduction over the batch dimension), the
+    PReLU's derivative ``d`` (1 where ``h > 0``, the slope elsewhere, as PyTorch takes
+    it at the kink) multiplies the normalisation's input gradient
+    ``(g - y * mean(g * y)) / r`` once, and the slope's gradient is that gradient's dot
+    product with ``min(h, 0)``. On 12,500 x 128 units (a medium fit's step) forward and
+    backward take 4.4 ms instead of 6.9 ms, on 1,203 x 128 (digits) 0.43 ms instead of
+    0.65 ms, on a 2-core CPU (``python benchmarks/step_kernels.py``).
+    """
+
+    @staticmethod
+    def forward(ctx, h, weight, running_rms):
+        n = h.shape[0]
+        ones = h.new_ones(n)
+        p = torch.prelu(h, weight)
+        rms = torch.mv(p.square().t(), ones).div_(n).add_(_EPS).sqrt_()
+        running_rms.lerp_(rms.to(running_rms.dtype), MOMENTUM)
+        inverse = rms.reciprocal()
+        y = p.mul_(inverse)
+        positive = torch.sign(h).clamp_(min=0)
+        ctx.save_for_backward(h, y, positive, inverse, weight, ones)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, y, positive, inverse, weight, ones = ctx.saved_tensors
+        along = torch.mv((grad * y).t(), ones).mul_(-1.0 / h.shape[0])
+        grad_p = torch.addcmul(grad, y, along).mul_(inverse)
+        below = h.clamp(max=0)
+        if weight.numel() > 1:
+            grad_weight = (grad_p * below).sum(0)
+        else:
+            grad_weight = torch.dot(grad_p.reshape(-1), below.reshape(-1)).reshape(1)
+        slope = positive.mul_(1 - weight).add_(weight)
+        return grad_p.mul_(slope), grad_weight, None
+
+
+def _fusable(prelu: nn.Module, norm: nn.Module, x: torch.Tensor) -> bool:
+    """Whether ``norm(prelu(x))`` can run as :class:`_PReLUBatchRMSFunction`."""
+    return (
+        isinstance(prelu, nn.PReLU)
+        and isinstance(norm, BatchRMS)
+        and norm.training
+        and x.device.type == "cpu"
+        and x.ndim == 2
+        and torch.is_grad_enabled()
+        and x.dtype == prelu.weight.dtype == norm.running_rms.dtype
+        and prelu.weight.numel() in (1, x.shape[1])
+    )
+
+
+class TrainingNet(nn.Sequential):
+    """``nn.Sequential`` that runs each PReLU followed by a training-mode :class:`BatchRMS`
+    as one :class:`_PReLUBatchRMSFunction` on the CPU.
+
+    The same function, parameters and state-dict names as the ``nn.Sequential`` of the
+    same layers, which it is everywhere else (eval mode, CUDA, no gradient, autocast).
+    :func:`insert_batch_rms` builds it; :func:`fold_batch_rms` puts a plain
+    ``nn.Sequential`` back.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layers = list(self)
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if i + 1 < len(layers) and _fusable(layer, layers[i + 1], x):
+                x = _PReLUBatchRMSFunction.apply(x, layer.weight, layers[i + 1].running_rms)
+                i += 2
+            else:
+                x = layer(x)
+                i += 1
+        return x
+
+
 class BatchRMS(nn.Module):
     """Divides each unit by its RMS over the batch (training) or by a running RMS (eval).
 
@@ -118,7 +198,7 @@ def insert_batch_rms(encoder: nn.Module, inputs: torch.Tensor) -> None:
                 nxt = layers[i + 1]
                 nxt.weight.mul_(rms.to(nxt.weight.dtype))
                 new.append(BatchRMS(rms.to(nxt.weight.dtype)))
-    encoder.net = nn.Sequential(*new)
+    encoder.net = TrainingNet(*new)
 
 
 def fold_batch_rms(encoder: nn.Module) -> None:
@@ -143,4 +223,10 @@ def fold_batch_rms(encoder: nn.Module) -> None:
     encoder.net = nn.Sequential(*kept)
 
 
-__all__ = ["BatchRMS", "fold_batch_rms", "insert_batch_rms", "supports_batch_rms"]
+__all__ = [
+    "BatchRMS",
+    "TrainingNet",
+    "fold_batch_rms",
+    "insert_batch_rms",
+    "supports_batch_rms",
+]
