@@ -64,9 +64,10 @@ class _PReLUBatchRMSFunction(torch.autograd.Function):
     PReLU's derivative ``d`` (1 where ``h > 0``, the slope elsewhere, as PyTorch takes
     it at the kink) multiplies the normalisation's input gradient
     ``(g - y * mean(g * y)) / r`` once, and the slope's gradient is that gradient's dot
-    product with ``min(h, 0)``. On 12,500 x 128 units (a medium fit's step) forward and
-    backward take 4.4 ms instead of 6.9 ms, on 1,203 x 128 (digits) 0.43 ms instead of
-    0.65 ms, on a 2-core CPU (``python benchmarks/step_kernels.py``).
+    product with ``min(h, 0)``. Forward and backward on a 2-core CPU (``python
+    benchmarks/step_kernels.py``, three runs): 0.44 ms instead of 0.53 ms on 1,203 x 128
+    units (digits), 4.1 to 6.0 ms instead of 5.9 to 7.1 ms on 12,500 x 128 (a medium
+    fit's step, where the page faults of each fresh output vary from run to run).
     """
 
     @staticmethod

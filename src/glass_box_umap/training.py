@@ -60,10 +60,10 @@ _GRAPH_WARMUP_STEPS = 3
 #: Optimiser steps per Lightning batch when replaying a graph: Lightning's own per-batch
 #: work (hooks, progress bar) costs more than a replayed step.
 _GRAPH_STEPS_PER_BATCH = 16
-#: Optimiser steps per Lightning batch in eager training (an epoch's 8 steps at the
+#: Optimiser steps per Lightning batch in eager training (an epoch's 12 steps at the
 #: defaults): Lightning's per-batch work (hooks, logging) is a noticeable part of a
 #: small data set's step.
-_EAGER_STEPS_PER_BATCH = 8
+_EAGER_STEPS_PER_BATCH = 12
 #: Edges whose input-space lengths are measured at once when scaling the input noise.
 _NOISE_CHUNK = 1_000_000
 #: Precisions whose backward is a plain ``loss.backward()`` (no gradient scaler).
