@@ -218,6 +218,22 @@ def test_fused_prelu_and_batch_rms_compute_the_two_layers_and_their_gradients(n_
     torch.testing.assert_close(net(h), net[1](net[0](h)), rtol=0, atol=0)
 
 
+def test_fused_layers_share_one_scratch_buffer_across_batch_sizes():
+    torch.manual_seed(0)
+    fused = TrainingNet(torch.nn.PReLU(), BatchRMS(torch.ones(8))).train()
+    plain = copy.deepcopy(torch.nn.Sequential(*fused)).train()
+    for rows in (50, 200, 30, 200):  # grows, then reuses the buffer for smaller batches
+        h = torch.randn(rows, 8)
+        upstream = torch.randn(rows, 8)
+        results = []
+        for net in (fused, plain):
+            x = h.clone().requires_grad_()
+            (net(x) * upstream).sum().backward()
+            results.append(x.grad)
+        torch.testing.assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)
+    assert fused._scratch._buffer.numel() == 200 * 8
+
+
 def test_a_fit_ships_a_plain_encoder_equal_to_the_trained_network(small):
     captured = {}
 
