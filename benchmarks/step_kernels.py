@@ -28,8 +28,10 @@ ratio ``autograd / ours``. Then, timed the same way:
   against the shipped chunks (``sampling._STEP_CHUNK_VALUES``; the same bits);
 * a step's weighted draws (the batch's 10,000 edges, and the neighbour noise's four
   neighbours per encoded row) by a binary search of the cumulative weights (what the
-  sampler did before) against the alias tables it builds (``sampling.alias_tables``), on
-  the mixture's graphs of 1,203 and 20,000 points.
+  sampler did before) against the alias tables it builds (``sampling.alias_tables``), and
+  the neighbour noise's mix of the drawn neighbours' offsets, gathered (before) against a
+  weighted bag of rows (``F.embedding_bag``), on the mixture's graphs of 1,203 and 20,000
+  points.
 
 Then a whole default fit on the 1,203 digits with the three swapped back to their
 autograd versions (and the two layers unfused), against the shipped one (same seed, both
@@ -200,15 +202,18 @@ def across_noise_pair(
 
 
 def draw_pairs(n: int, dim: int, batch_size: int) -> list[tuple[str, Callable[[], None], ...]]:
-    """(part, shape, searchsorted, ours) for a step's draws on the graph of ``n`` points of
+    """(part, shape, before, ours) for a step's draws on the graph of ``n`` points of
     ``dim`` values: ``batch_size`` edges in proportion to weight, and four neighbours per
     encoded row in proportion to weight (the neighbour noise), by a binary search of the
-    cumulative weights (what the sampler did before) against the alias tables."""
+    cumulative weights (what the sampler did before) against the alias tables; then the
+    neighbour noise's mix of those neighbours' offsets, gathered (before) against a
+    weighted bag of rows (``F.embedding_bag``)."""
     from scale import make_data
 
     from glass_box_umap.affinity import build_graph
 
-    edges = build_graph(make_data(n, dim), 15, "euclidean", 0, torch.device("cpu"), "auto")
+    x = torch.as_tensor(make_data(n, dim))
+    edges = build_graph(x.numpy(), 15, "euclidean", 0, torch.device("cpu"), "auto")
     gen = torch.Generator().manual_seed(0)
     sampler = sampling.EdgeSampler(edges, batch_size, 5, torch.device("cpu"), gen)
     noise = sampling.NeighbourNoise(edges, torch.device("cpu"), gen)
@@ -241,10 +246,34 @@ def draw_pairs(n: int, dim: int, batch_size: int) -> list[tuple[str, Callable[[]
     def alias_rows() -> None:
         sampling.alias_draw(noise._prob, noise._alias, first, counts, u_rows)
 
+    m, draws = len(vertices), noise.draws
+    neighbours = noise.tail[sampling.alias_draw(noise._prob, noise._alias, first, counts, u_rows)]
+    z = torch.randn((m, draws), generator=gen)
+
+    def gathered_mix() -> None:
+        own = x.index_select(0, vertices)
+        offsets = x.index_select(0, neighbours.flatten()).view(m, draws, -1) - own.unsqueeze(1)
+        (z.unsqueeze(2) * offsets).sum(1)
+
+    def bag_mix() -> None:
+        mixed = torch.nn.functional.embedding_bag(neighbours, x, per_sample_weights=z, mode="sum")
+        torch.addcmul(mixed, z.sum(1, keepdim=True), x.index_select(0, vertices), value=-1)
+
     graph = f"{len(cdf):,} edges of {n:,} points"
     return [
-        ("edges", f"{batch_size:,} of {graph}", search_edges, alias_edges),
-        ("neighbours", f"{len(vertices):,} x {noise.draws} of {graph}", search_rows, alias_rows),
+        ("edges: searchsorted / alias", f"{batch_size:,} of {graph}", search_edges, alias_edges),
+        (
+            "neighbours: searchsorted / alias",
+            f"{m:,} x {draws} of {graph}",
+            search_rows,
+            alias_rows,
+        ),
+        (
+            "neighbour mix: gathered / bag",
+            f"{m:,} x {draws} rows of {n:,} x {dim}",
+            gathered_mix,
+            bag_mix,
+        ),
     ]
 
 
@@ -326,10 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     print(flush=True)
 
-    rows = [["draws", "shape", "searchsorted ms", "alias ms", "searchsorted / alias"]]
+    rows = [["draws and mix", "shape", "before ms", "ours ms", "before / ours"]]
     for n in (1_203, 2_000 if args.quick else 20_000):
-        for part, shape, search, alias in draw_pairs(n, 50, 10_000):
-            a, b = median_ms(search, repeats), median_ms(alias, repeats)
+        for part, shape, before, ours in draw_pairs(n, 50, 10_000):
+            a, b = median_ms(before, repeats), median_ms(ours, repeats)
             rows.append([part, shape, f"{a:.3f}", f"{b:.3f}", f"{a / b:.2f}x"])
     print(format_table(rows))
     print(flush=True)

@@ -11,6 +11,10 @@ that rescaling at the end of the fit and puts the encoder's own layers back, so 
 that is shipped, saved, explained and path-integrated is the plain bias-free PReLU
 network of the documented shape, with the state-dict names of any other fit.
 
+On the CPU each PReLU and the normalisation after it run as one autograd function
+(:class:`TrainingNet`, which :func:`insert_batch_rms` builds), with fewer passes over the
+batch than the two would take.
+
 The normalisation is inserted so that the function does not change: the running RMS
 starts at the units' RMS over the training inputs and the next layer's columns are
 multiplied by it (:func:`insert_batch_rms`). A warm start therefore continues exactly
@@ -64,10 +68,11 @@ class _PReLUBatchRMSFunction(torch.autograd.Function):
     PReLU's derivative ``d`` (1 where ``h > 0``, the slope elsewhere, as PyTorch takes
     it at the kink) multiplies the normalisation's input gradient
     ``(g - y * mean(g * y)) / r`` once, and the slope's gradient is that gradient's dot
-    product with ``min(h, 0)``. Forward and backward on a 2-core CPU (``python
-    benchmarks/step_kernels.py``, three runs): 0.44 ms instead of 0.53 ms on 1,203 x 128
-    units (digits), 4.1 to 6.0 ms instead of 5.9 to 7.1 ms on 12,500 x 128 (a medium
-    fit's step, where the page faults of each fresh output vary from run to run).
+    product with ``min(h, 0)``; its temporaries go to a buffer kept across steps
+    (:class:`_Scratch`). Forward and backward on a 2-core CPU (``python
+    benchmarks/step_kernels.py``): 0.47 ms instead of 0.56 ms on 1,203 x 128 units
+    (digits), 4.5 ms instead of 7.1 ms on 12,500 x 128 (a medium fit's step; there the
+    cost of fresh pages, and so both figures, vary from run to run).
     """
 
     @staticmethod

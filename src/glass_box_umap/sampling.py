@@ -186,7 +186,8 @@ class NeighbourNoise:
     Notes
     -----
     Memory: the edge list sorted by head with its alias tables (two int64 and one
-    float64 per directed edge) and, per step, ``n_encoded * draws`` offsets.
+    float64 per directed edge) and, per step, ``n_encoded * draws`` neighbour indices and
+    weights (the offsets themselves are never gathered).
     """
 
     def __init__(
