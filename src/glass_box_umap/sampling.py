@@ -241,7 +241,8 @@ class NeighbourNoise:
         z = z.to(flat.dtype)
         # sum_m z_m (x_j_m - x_i) = sum_m z_m x_j_m - (sum_m z_m) x_i, the first term as a
         # weighted bag of rows, never gathered: on 12,562 rows of 20,000 x 50 points it
-        # takes 0.7 ms where gathering the offsets took 3.8 ms (2-core CPU).
+        # took 0.57 ms where gathering the offsets took 1.95 ms (2-core CPU, ``python
+        # benchmarks/step_kernels.py``).
         mixed = F.embedding_bag(neighbours, flat, per_sample_weights=z, mode="sum")
         own = flat.index_select(0, vertices)
         noise = torch.addcmul(mixed, z.sum(1, keepdim=True), own, value=-1)
