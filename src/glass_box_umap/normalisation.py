@@ -70,8 +70,8 @@ class _PReLUBatchRMSFunction(torch.autograd.Function):
     ``(g - y * mean(g * y)) / r`` once, and the slope's gradient is that gradient's dot
     product with ``min(h, 0)``; its temporaries go to a buffer kept across steps
     (:class:`_Scratch`). Forward and backward on a 2-core CPU (``python
-    benchmarks/step_kernels.py``): 0.47 ms instead of 0.56 ms on 1,203 x 128 units
-    (digits), 4.5 ms instead of 7.1 ms on 12,500 x 128 (a medium fit's step; there the
+    benchmarks/step_kernels.py``): 0.41 ms instead of 0.53 ms on 1,203 x 128 units
+    (digits), 3.9 ms instead of 6.1 ms on 12,500 x 128 (a medium fit's step; there the
     cost of fresh pages, and so both figures, vary from run to run).
     """
 
@@ -113,10 +113,10 @@ class _Scratch:
     Each temporary (the squares, the products of the gradient and the output, the
     negative part, PReLU's derivative) is read once and dropped before the next is made,
     so one buffer, grown to the largest batch, serves every layer's forward and backward
-    pass; the derivative is no longer kept from the forward pass, and the saved tensors
-    are the layer's input and output only. On the
-    CPU a fresh tensor of a medium step's size (12,500 x 128 float32, 6.4 MB) comes from
-    new pages each time, which costs about as much as the arithmetic on it.
+    pass; the derivative is not kept from the forward pass, so the saved tensors are
+    the layer's input and output only. On the CPU a fresh tensor of a medium step's size
+    (12,500 x 128 float32, 6.4 MB) comes from new pages each time, which costs about as
+    much as the arithmetic on it.
     """
 
     def __init__(self) -> None:
