@@ -347,6 +347,27 @@ def test_neighbour_noise_lies_in_the_span_of_the_neighbour_offsets():
     assert sub.shape == (2, 7)
 
 
+def test_neighbour_noise_is_the_same_however_the_rows_are_given():
+    """All rows (None), the same rows as indices, and those rows passed in gathered draw
+    the same noise from the same generator state (a step passes the rows it encodes)."""
+    edges = _chain(5)
+    x = torch.randn(6, 7, dtype=torch.float64)
+    every = torch.arange(6)
+
+    def draw(vertices, encoded=None):
+        noise = NeighbourNoise(edges, torch.device("cpu"), torch.Generator().manual_seed(3))
+        return noise(x, vertices, encoded)
+
+    reference = draw(None)
+    assert torch.count_nonzero(reference[:5]) > 0
+    torch.testing.assert_close(draw(every), reference, rtol=0, atol=0)
+    torch.testing.assert_close(draw(every, x.index_select(0, every)), reference, rtol=0, atol=0)
+    subset = torch.tensor([4, 0, 2])
+    torch.testing.assert_close(
+        draw(subset, x.index_select(0, subset)), draw(subset), rtol=0, atol=0
+    )
+
+
 def test_neighbour_noise_only_in_training_and_off_when_zero(small):
     with_noise = GlassBoxUMAP(**KW).fit(small)
     again = GlassBoxUMAP(**KW).fit(small)

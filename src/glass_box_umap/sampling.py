@@ -208,7 +208,12 @@ class NeighbourNoise:
         self.generator = generator
         self.draws = draws
 
-    def __call__(self, data: torch.Tensor, vertices: torch.Tensor | None) -> torch.Tensor:
+    def __call__(
+        self,
+        data: torch.Tensor,
+        vertices: torch.Tensor | None,
+        encoded: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The noise of one step, for the encoded rows.
 
         Parameters
@@ -217,6 +222,9 @@ class NeighbourNoise:
             All encoder inputs.
         vertices : LongTensor of shape (n_encoded,) or None
             The rows encoded this step (None: all, in order).
+        encoded : Tensor of shape (n_encoded, \\*input_shape), optional
+            ``data``'s rows at ``vertices``, where the caller has gathered them already
+            (the same noise, without gathering them again).
 
         Returns
         -------
@@ -224,18 +232,19 @@ class NeighbourNoise:
         """
         flat = data.flatten(1)
         if vertices is None:
-            vertices = torch.arange(flat.shape[0], device=flat.device)
-        n = vertices.shape[0]
+            # Every row, in order: the per-vertex tables as they are, no gathers.
+            n = flat.shape[0]
+            first, counts, has_neighbours, own = self.first, self.counts, self.has_neighbours, flat
+        else:
+            n = vertices.shape[0]
+            first = self.first.index_select(0, vertices)
+            counts = self.counts.index_select(0, vertices)
+            has_neighbours = self.has_neighbours.index_select(0, vertices)
+            own = flat.index_select(0, vertices) if encoded is None else encoded.flatten(1)
         u = torch.rand(
             (n, self.draws), generator=self.generator, device=flat.device, dtype=torch.float64
         )
-        position = alias_draw(
-            self._prob,
-            self._alias,
-            self.first.index_select(0, vertices).unsqueeze(1),
-            self.counts.index_select(0, vertices).unsqueeze(1),
-            u,
-        )
+        position = alias_draw(self._prob, self._alias, first.unsqueeze(1), counts.unsqueeze(1), u)
         neighbours = self.tail.index_select(0, position.flatten()).view(n, self.draws)
         z = torch.randn((n, self.draws), generator=self.generator, device=flat.device)
         z = z.to(flat.dtype)
@@ -244,9 +253,8 @@ class NeighbourNoise:
         # took 0.57 ms where gathering the offsets took 1.95 ms (2-core CPU, ``python
         # benchmarks/step_kernels.py``).
         mixed = F.embedding_bag(neighbours, flat, per_sample_weights=z, mode="sum")
-        own = flat.index_select(0, vertices)
         noise = torch.addcmul(mixed, z.sum(1, keepdim=True), own, value=-1)
-        noise.mul_(self.has_neighbours.index_select(0, vertices).unsqueeze(1) * self.draws**-0.5)
+        noise.mul_(has_neighbours.unsqueeze(1) * self.draws**-0.5)
         return noise.view(n, *data.shape[1:])
 
 

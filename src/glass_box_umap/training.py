@@ -523,7 +523,9 @@ class UMAPModule(pl.LightningModule):
                 dtype=inputs.dtype,
             )
         if self._neighbour_noise is not None:
-            along = self.config.neighbour_noise * self._neighbour_noise(self._x, batch.vertices)
+            along = self.config.neighbour_noise * self._neighbour_noise(
+                self._x, batch.vertices, inputs
+            )
             noise = along if noise is None else noise + along
         if self._across_noise is not None:
             across = self._per_row(self._across_scale, batch.vertices) * self._across_noise(
