@@ -202,3 +202,24 @@ def test_generalization_subsamples_the_train_part_only():
     # the same seed draws the same rows; a larger size than the part keeps it all
     np.testing.assert_array_equal(generalization.load_split("digits", 3, 300)[0], X_sub)
     np.testing.assert_array_equal(generalization.load_split("digits", 3, 10**6)[0], X_train)
+
+
+def test_generalization_pairs_the_seeds_in_its_differences():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import generalization
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+    def scores(accuracies):
+        return [generalization.Scores(a, 0.9, 0.9, 1.0) for a in accuracies]
+
+    ours, theirs = scores([0.90, 0.96, 0.92]), scores([0.94, 0.98, 0.94])
+    # per-seed differences -0.04, -0.02, -0.02: mean -0.0267, sd 0.01155, se 0.00667
+    assert generalization.paired_difference(ours, theirs, "accuracy") == "-0.0267 +- 0.0067"
+    # a difference the same on every seed has no error, however far the seeds spread
+    assert (
+        generalization.paired_difference(scores([0.5, 0.9]), scores([0.4, 0.8]), "accuracy")
+        == "+0.1000 +- 0.0000"
+    )
+    assert generalization.paired_difference(ours[:1], theirs[:1], "accuracy") == "-0.0400"
