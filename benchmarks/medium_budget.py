@@ -2,10 +2,10 @@
 
 Usage::
 
-    python benchmarks/medium_budget.py [--data mixture noisy-digits] [--sizes 20000]
+    python benchmarks/medium_budget.py [--data mixture noisy-digits tabular] [--sizes 20000]
         [--budget 4 8 12] [--seeds 1] [--no-baseline] [--quick]
 
-Two kinds of data, n rows each, split 67/33:
+Three kinds of data, n rows each, split 67/33:
 
 ``mixture``
     The 10-cluster mixture of ``benchmarks/scale.py`` (n x 50,
@@ -17,6 +17,12 @@ Two kinds of data, n rows each, split 67/33:
     each row an image times a brightness drawn from U(0.8, 1.2) plus N(0, 1) noise per
     pixel (values 0-16). A held-out row is a new noisy copy of an image the fit never
     saw in any copy: the digits' map, which must now also ignore the noise, at medium size.
+``tabular``
+    Few inputs: ``make_classification(n, n_features=10, n_informative=6, n_redundant=2,
+    n_classes=8, n_clusters_per_class=2, class_sep=1.0, random_state=0)``, split as the
+    mixture. Sixteen overlapping Gaussian clusters in eight classes, as in cytometry or
+    sensor tables: data whose inputs (at most ``n_neighbors - 1``) the neighbour offsets
+    span, so that no across noise is drawn.
 
 Per data set, size and seed: ``GlassBoxUMAP(random_state=seed, num_batches=k)`` fitted on
 the train part for each ``k`` of ``--budget`` (``200 * k`` steps), and ``umap.UMAP
@@ -43,7 +49,7 @@ from _common import format_table, header
 from scale import make_data
 
 SUBSAMPLE = 3_000
-DATA = ("mixture", "noisy-digits")
+DATA = ("mixture", "noisy-digits", "tabular")
 
 
 def noisy_digits(n: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -71,7 +77,22 @@ def load(data: str, n: int, seed: int) -> tuple[np.ndarray, ...]:
 
     if data == "noisy-digits":
         return noisy_digits(n, seed)
-    X, y = make_data(n, 50, return_labels=True)
+    if data == "tabular":
+        from sklearn.datasets import make_classification
+
+        X, y = make_classification(
+            n,
+            n_features=10,
+            n_informative=6,
+            n_redundant=2,
+            n_classes=8,
+            n_clusters_per_class=2,
+            class_sep=1.0,
+            random_state=0,
+        )
+        X = X.astype(np.float32)
+    else:
+        X, y = make_data(n, 50, return_labels=True)
     return tuple(train_test_split(X, y, test_size=0.33, random_state=seed))
 
 

@@ -61,7 +61,12 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "benchmarks/scale.py": ([RULE, r"^2k x 20, 2 ep\s+exact\s"], []),
     "benchmarks/medium_budget.py": (
-        [RULE, r"^mixture 2,000\s+5\s+\d", r"^noisy-digits 2,000\s+10\s+\d"],
+        [
+            RULE,
+            r"^mixture 2,000\s+5\s+\d",
+            r"^noisy-digits 2,000\s+10\s+\d",
+            r"^tabular 2,000\s+10\s+\d",
+        ],
         [],
     ),
     "benchmarks/step_kernels.py": (
