@@ -60,6 +60,14 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "benchmarks/scale.py": ([RULE, r"^2k x 20, 2 ep\s+exact\s"], []),
+    "benchmarks/alias_memory.py": (
+        [
+            RULE,
+            r"^cumulative weights\s+one group\s+\d+\.\d\d\s+\d+\s+\d+\s+1\.0x$",
+            r"^alias tables\s+groups of 30\s+\d+\.\d\d\s+\d+\s+\d+\s+\d+\.\dx$",
+        ],
+        [],
+    ),
     "benchmarks/medium_budget.py": (
         [
             RULE,

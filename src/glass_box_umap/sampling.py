@@ -428,10 +428,15 @@ def alias_tables(weight: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tens
 
     Notes
     -----
-    Building the tables of 10 million values took 1.9 s and about 1.2 GB of temporaries
-    on a 2-core CPU, in one group or in groups of 30: a fit's sampler and neighbour noise
-    build one each, once.
+    Building the tables of 10 million values takes about 1.2 s and a peak of about 70
+    bytes per value above the weights (the tables themselves are 16), in one group or in
+    groups of 30, on a 2-core CPU (``python benchmarks/alias_memory.py``: 666 MB, where
+    a cumulative sum of the weights takes 77 MB; 1,206 MB before the temporaries were
+    dropped as they are used up). A fit's sampler and neighbour noise build one each,
+    once.
     """
+    # Temporaries are dropped (``del``) as soon as they are used up: the tables of a
+    # million-point graph's edges are tens of millions of values, eight bytes each.
     device = weight.device
     n = weight.numel()
     weight = weight.double()
@@ -440,14 +445,16 @@ def alias_tables(weight: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tens
     total.index_add_(0, group, weight)
     mean = (total / counts.clamp_min(1)).index_select(0, group)
     q = torch.where(mean > 0, weight / mean.clamp_min(torch.finfo(torch.float64).tiny), 1.0)
-    positions = torch.arange(n, device=device)
+    del mean
     # Each group's largest value counts as heavy, even where rounding puts it below 1.
     largest = torch.full((len(counts),), -1.0, dtype=torch.float64, device=device)
     largest.scatter_reduce_(0, group, q, reduce="amax")
     light = (q < 1) & (q < largest.index_select(0, group))
-    lights, heavies = positions[light], positions[~light]
+    # Every position is its own alias until the light buckets are given theirs, below.
+    alias = torch.arange(n, device=device)
+    lights, heavies = alias[light], alias[~light]
+    del light
     prob = q.clamp(max=1.0)
-    alias = positions.clone()
     if len(lights) == 0:
         return prob, alias
 
@@ -456,18 +463,21 @@ def alias_tables(weight: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tens
         sums = torch.zeros(len(counts), dtype=torch.float64, device=device)
         sums.index_add_(0, groups, values)
         before = torch.cumsum(sums, 0) - sums
-        return torch.cumsum(values, 0) - before.index_select(0, groups)
+        return torch.cumsum(values, 0).sub_(before.index_select(0, groups))
 
     light_group, heavy_group = group[lights], group[heavies]
-    deficit = 1.0 - q[lights]
+    del group
+    deficit = q[lights].neg_().add_(1.0)  # 1 - q, in place (the same bits)
     deficit_through = within_group(deficit, light_group)
     # (a group's largest value can sit a rounding below 1: it gives nothing)
-    excess_through = within_group((q[heavies] - 1.0).clamp_min(0.0), heavy_group)
+    excess_through = within_group(q[heavies].sub_(1.0).clamp_min_(0.0), heavy_group)
+    del q
     # Keys that sort the groups apart: group g's sums lie in [0, counts[g]), so an offset
     # of the sizes (plus one) of the groups before it puts them after the previous ones.
     offset = (torch.cumsum(counts + 1, 0) - (counts + 1)).double()
-    light_key = offset[light_group] + (deficit_through - deficit)
-    heavy_key = offset[heavy_group] + excess_through
+    light_key = torch.sub(deficit_through, deficit, out=deficit).add_(offset[light_group])
+    del deficit
+    heavy_key = offset[heavy_group].add_(excess_through)
     # The last heavy of each group: the bound of its lights' searches.
     heavy_count = torch.zeros(len(counts), dtype=torch.long, device=device)
     heavy_count.index_add_(0, heavy_group, torch.ones_like(heavy_group))
@@ -475,12 +485,16 @@ def alias_tables(weight: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tens
     filler = torch.searchsorted(heavy_key, light_key, right=True)
     filler = torch.minimum(filler, last_heavy[light_group])
     alias[lights] = heavies[filler]
+    del filler, lights
     # A heavy is spent after the lights whose deficit began below its cumulative excess;
     # what is left of it is its own share, and the next heavy of its group fills the rest.
     spent = torch.searchsorted(light_key, heavy_key) - 1
+    del light_key, heavy_key
     same = (spent >= 0) & (light_group[spent.clamp_min(0)] == heavy_group)
     given = torch.where(same, deficit_through[spent.clamp_min(0)], 0.0)
+    del same, spent, light_group, deficit_through
     residual = (1.0 + excess_through - given).clamp(0.0, 1.0)
+    del given, excess_through
     following = (torch.arange(len(heavies), device=device) + 1).clamp_max(len(heavies) - 1)
     has_next = heavy_group[following] == heavy_group
     has_next[-1] = False
