@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/medium_budget.py [--data mixture noisy-digits tabular] [--sizes 20000]
-        [--budget 4 8 12] [--seeds 1] [--no-baseline] [--quick]
+        [--budget 4 8 12] [--seeds 1] [--no-baseline] [--set NAME=VALUE] [--quick]
 
 Three kinds of data, n rows each, split 67/33:
 
@@ -25,7 +25,8 @@ Three kinds of data, n rows each, split 67/33:
     span, so that no across noise is drawn.
 
 Per data set, size and seed: ``GlassBoxUMAP(random_state=seed, num_batches=k)`` fitted on
-the train part for each ``k`` of ``--budget`` (``200 * k`` steps), and ``umap.UMAP
+the train part for each ``k`` of ``--budget`` (``200 * k`` steps; ``--set name=value``,
+repeatable, changes another of our parameters), and ``umap.UMAP
 (random_state=seed)`` (unless ``--no-baseline``). Printed, as means over the seeds:
 seconds of ``fit`` and the ratio to umap-learn's, trustworthiness (15 neighbours) of the
 train embedding and of ``transform(test)``, each on a 3,000-row subsample of its part,
@@ -45,7 +46,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import format_table, header
+from _common import format_table, header, parse_settings
 from scale import make_data
 
 SUBSAMPLE = 3_000
@@ -122,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", nargs="+", type=int, default=[4, 8, 12], metavar="NUM_BATCHES")
     parser.add_argument("--seeds", type=int, default=1, help="N splits and fit seeds: 0 .. N-1")
     parser.add_argument("--no-baseline", action="store_true", help="skip umap-learn")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--quick", action="store_true", help="2,000 rows, 5 epochs")
     args = parser.parse_args(argv)
+    params = parse_settings(args.set)
+    if {"num_batches", "epochs"} & set(params):
+        parser.error("--set: the budget is --budget (num_batches) and 200 epochs; not settable")
     if args.seeds < 1:
         parser.error(f"--seeds: must be at least 1, got {args.seeds}")
     sizes, budget, epochs, baseline = args.sizes, args.budget, 200, not args.no_baseline
@@ -132,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
 
     for line in header(("umap-learn",) if baseline else ()):
         print(line)
-    print(f"GlassBoxUMAP(random_state=s, num_batches=k, epochs={epochs}); 67/33 split; ", end="")
+    shown = "".join(f", {name}={value!r}" for name, value in params.items())
+    print(
+        f"GlassBoxUMAP(random_state=s, num_batches=k, epochs={epochs}{shown}); 67/33 split; ",
+        end="",
+    )
     print(f"means over seeds 0-{args.seeds - 1}")
     print(flush=True)
     warnings.simplefilter("ignore")
@@ -157,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                     fits["umap-learn"] = umap.UMAP(random_state=seed)
                 for k in budget:
                     fits[f"{epochs * k:,}"] = GlassBoxUMAP(
-                        random_state=seed, quiet=True, num_batches=k, epochs=epochs
+                        random_state=seed, quiet=True, num_batches=k, epochs=epochs, **params
                     )
                 for name, model in fits.items():
                     start = time.perf_counter()
