@@ -21,8 +21,8 @@ Three kinds of data, n rows each, split 67/33:
     Few inputs: ``make_classification(n, n_features=10, n_informative=6, n_redundant=2,
     n_classes=8, n_clusters_per_class=2, class_sep=1.0, random_state=0)``, split as the
     mixture. Sixteen overlapping Gaussian clusters in eight classes, as in cytometry or
-    sensor tables: data whose inputs (at most ``n_neighbors - 1``) the neighbour offsets
-    span, so that no across noise is drawn.
+    sensor tables: at most ``n_neighbors - 1`` inputs, which the neighbour offsets span,
+    so no across noise is drawn.
 
 Per data set, size and seed: ``GlassBoxUMAP(random_state=seed, num_batches=k)`` fitted on
 the train part for each ``k`` of ``--budget`` (``200 * k`` steps; ``--set name=value``,
