@@ -25,33 +25,39 @@ whole ``fit`` (graph, training, final embedding); peak resident host memory
 trustworthiness (15 neighbours) of the embedding of a 5,000-row subsample (``TRUST_ROWS``),
 not of all rows. Nothing here asserts a speed.
 
-The baseline is given the same negatives as ours, so that the two do the same work and
-train the same loss: it encodes the head and the tail of every edge (two forward passes,
-``2 x batch_size`` rows, 20k at batch 10k) and pairs each head with
-``negative_sample_rate`` rows drawn uniformly from those it encoded, with no forward pass
-of their own. That is our static-shape step (``'ends'``, used on CUDA) written by hand; on
-the CPU ours encodes each distinct edge end once (``'unique'``, about 18k rows at batch
-10k) and draws negatives among those, uniform over vertices rather than weighted by
-degree (``benchmarks/sampling_modes.py`` measures that the two give the same quality),
-and where the graph has no more vertices than a step would encode (the ``--quick`` and
-``--suite quick`` cases) ours encodes every point and draws negatives among all of them.
-So the ratio is the speed of our step against the same computation in a plain loop, and
-quality is the same by construction: the baseline runs ``PLAIN_STEPS`` steps, for timing
-only, and is not scored. (Before this change the baseline drew ``5`` uniform negatives
-per edge from all points and encoded them, ``(2 + 5) x batch_size`` rows, 70k at batch
-10k: unequal work, the 3.7-4.3x of earlier README versions.)
+The baseline is given the same negatives as ours, so that the two sample, encode and score
+the same pairs with the same loss: it encodes the head and the tail of every edge (two
+forward passes, ``2 x batch_size`` rows, 20k at batch 10k) and pairs each head with
+``negative_sample_rate`` rows drawn uniformly from those it encoded, with no forward pass of
+their own. That is our static-shape step (``'ends'``, used on CUDA) written by hand; on the
+CPU ours encodes each distinct edge end once (``'unique'``, about 18k rows at batch 10k) and
+draws negatives among those, uniform over vertices rather than weighted by degree
+(``benchmarks/sampling_modes.py`` measures that the two give the same quality), and where
+the graph has no more vertices than a step would encode (the ``--quick`` and ``--suite
+quick`` cases) ours encodes every point and draws negatives among all of them. Our step also
+draws the training noise of every encoded row (neighbour and across noise) and normalises
+the hidden units (batch RMS), which the baseline does not: the ratio is the speed of our
+step, with that recipe, against the bare computation in a plain loop (0.75x at 100k and
+0.74x at 1M on 2 CPU cores, 2026-12-06; level before the recipe). The baseline runs
+``PLAIN_STEPS`` steps, for timing only, and is not scored. (Before this change the baseline
+drew ``5`` uniform negatives per edge from all points and encoded them, ``(2 + 5) x
+batch_size`` rows, 70k at batch 10k: unequal work, the 3.7-4.3x of earlier README versions.)
 
 Peak memory per million points (d = 50, n_neighbors = 15: about 18 directed edges per
 point), from ``python benchmarks/scale.py --device cpu --suite full`` on 2 CPU cores (the
-run ``docs/scale.rst`` quotes): 3.10 GiB resident for the whole fit of 1M x 50 (defaults,
-pynndescent), 1.54 GiB for 100k x 50; about 0.4-0.5 GiB of that is the Python, torch and
-Lightning runtime. What scales with n, per million points: the data and its centred float32
-copy (2 x 4d bytes per point, 0.37 GiB), the kNN result (0.17 GiB), pynndescent's index
-while it searches (about 1 GiB more than FAISS HNSW took), the sparse fuzzy union while it
-is built (about 1 GiB, transient), the edge list (20 bytes per directed edge, 0.34 GiB) and
-the sampler's float64 cumulative weights (0.13 GiB). On a GPU the training device holds
-the data (4d bytes per point) and 24 bytes per directed edge (0.40 GiB per million
-points), plus one batch's activations; no tensor the size of an epoch is ever drawn.
+run ``docs/scale.rst`` quotes, 2026-12-06): 3.87 GiB resident for the whole fit of 1M x 50
+(defaults, pynndescent), 1.78 GiB for 100k x 50; about 0.4-0.5 GiB of that is the Python,
+torch and Lightning runtime. What scales with n, per million points: the data and its
+centred float32 copy (2 x 4d bytes per point, 0.37 GiB), the kNN result (0.17 GiB),
+pynndescent's index while it searches (about 1 GiB more than FAISS HNSW took), the sparse
+fuzzy union while it is built (about 1 GiB, transient), the edge list (20 bytes per
+directed edge, 0.34 GiB), the edge sampler's and the neighbour noise's alias tables (16
+bytes per directed edge each, 0.27 GiB each, and while each is built about 54 bytes per
+edge of temporaries, ``benchmarks/alias_memory.py``) and the across noise's bases (at
+most 256 MiB, ``glass_box_umap.sampling.ACROSS_MAX_VALUES``). On a GPU the training device
+holds the data (4d bytes per point) and 56 bytes per directed edge (the sampler's 32, the
+neighbour noise's 24: 1.0 GiB per million points), the across noise's bases, plus one
+batch's activations; no tensor the size of an epoch is ever drawn.
 """
 
 from __future__ import annotations
