@@ -5,7 +5,8 @@ Usage::
     python benchmarks/generalization.py [--datasets digits wine iris] [--seeds 5]
                                         [--first-seed 0] [--train-size N] [--quick]
                                         [--set lr=0.01 --set input_noise=0.5]
-                                        [--budget 2 4 8 16 | --sweep across_noise 0 1 1.5]
+                                        [--budget 2 4 8 16 | --sweep across_noise 0 1 1.5
+                                         | --errors 5]
 
 For each data set and seed ``s`` (``--first-seed`` .. ``--first-seed + --seeds - 1``,
 0 .. 4 with ``--seeds 5``): a stratified split
@@ -34,8 +35,10 @@ umap-learn on the same splits, one line per budget (mean over the seeds, fit sec
 their ratio to umap-learn's, and the held-out accuracy's paired difference from
 umap-learn's with its standard error). ``--sweep name v1 v2 ...`` does the same for any other of
 our parameters, one line per value (the frontier of a regulariser's strength, say).
-``--quick`` fits iris only, with 20 epochs, to check that
-the script runs. Nothing here asserts or fails on speed or quality.
+``--errors N`` lists, per data set, the N rows each method misclassifies more often than
+the other over the seeds, each with its share of the difference in errors: a gap can be
+one or two points (see :func:`error_table`). ``--quick`` fits iris only, with 20 epochs,
+to check that the script runs. Nothing here asserts or fails on speed or quality.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -66,12 +69,26 @@ class Scores:
         Trustworthiness (15 neighbours) of the test and train embeddings.
     fit_s : float
         Seconds of ``fit``.
+    correct : ndarray of shape (n_test,), bool, optional
+        Per test row (in the split's order), whether the 10-NN classifier got it right.
     """
 
     accuracy: float
     trust_test: float
     trust_train: float
     fit_s: float
+    correct: np.ndarray | None = field(default=None, repr=False)
+
+
+#: The figures of :class:`Scores` that are averaged and compared.
+FIELDS = ("accuracy", "trust_test", "trust_train", "fit_s")
+
+
+def _loader(name: str) -> Callable[..., Any]:
+    """scikit-learn's loader of a bundled data set."""
+    from sklearn.datasets import load_digits, load_iris, load_wine
+
+    return {"digits": load_digits, "wine": load_wine, "iris": load_iris}[name]
 
 
 def load_split(
@@ -95,12 +112,10 @@ def load_split(
     y_train : ndarray of shape (n_train,)
     y_test : ndarray of shape (n_test,)
     """
-    from sklearn.datasets import load_digits, load_iris, load_wine
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    loader = {"digits": load_digits, "wine": load_wine, "iris": load_iris}[name]
-    X, y = loader(return_X_y=True)
+    X, y = _loader(name)(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.33, random_state=seed, stratify=y
     )
@@ -110,6 +125,23 @@ def load_split(
         )
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def held_out_rows(name: str, seed: int = 0) -> np.ndarray:
+    """Rows of the data set that :func:`load_split` puts in the test part, in its order.
+
+    The same ``train_test_split`` call on the row numbers: the split depends only on the
+    number of rows, the labels and the seed.
+
+    Returns
+    -------
+    ndarray of shape (n_test,), int
+    """
+    from sklearn.model_selection import train_test_split
+
+    _, y = _loader(name)(return_X_y=True)
+    rows = np.arange(len(y))
+    return train_test_split(rows, test_size=0.33, random_state=seed, stratify=y)[1]
 
 
 def score(
@@ -142,12 +174,13 @@ def score(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         test = np.asarray(model.transform(X_test))
-    accuracy = KNeighborsClassifier(10).fit(train, y_train).score(test, y_test)
+    correct = KNeighborsClassifier(10).fit(train, y_train).predict(test) == y_test
     return Scores(
-        accuracy=float(accuracy),
+        accuracy=float(correct.mean()),
         trust_test=float(trustworthiness(X_test, test, n_neighbors=15)),
         trust_train=float(trustworthiness(X_train, train, n_neighbors=15)),
         fit_s=fit_s,
+        correct=correct,
     )
 
 
@@ -179,14 +212,13 @@ def warm_up() -> None:
 
 def summary(scores: list[Scores]) -> list[str]:
     """Seed 0's four figures, then (several seeds) each one's mean and min-max spread."""
-    fields = ("accuracy", "trust_test", "trust_train", "fit_s")
     first = [
-        f"{getattr(scores[0], f):.4f}" if f != "fit_s" else f"{scores[0].fit_s:.2f}" for f in fields
+        f"{getattr(scores[0], f):.4f}" if f != "fit_s" else f"{scores[0].fit_s:.2f}" for f in FIELDS
     ]
     if len(scores) == 1:
         return first
     spread = []
-    for f in fields:
+    for f in FIELDS:
         values = np.array([getattr(s, f) for s in scores])
         digits = 2 if f == "fit_s" else 3
         spread.append(
@@ -220,6 +252,66 @@ def paired_difference(ours: list[Scores], theirs: list[Scores], field: str) -> s
     if len(diff) < 2:
         return f"{diff.mean():+.4f}"
     return f"{diff.mean():+.4f} +- {diff.std(ddof=1) / np.sqrt(len(diff)):.4f}"
+
+
+def error_table(
+    rows: list[np.ndarray],
+    labels: np.ndarray,
+    ours: list[Scores],
+    theirs: list[Scores],
+    top: int,
+) -> list[list[str]]:
+    """The data set's rows that one method misclassifies more often than the other.
+
+    Over the seeds, each row of the data set is in some of the test parts; per row, count
+    the seeds in which each method's held-out 10-NN classifier got it wrong. A gap in
+    mean accuracy is the sum of these counts' differences, divided by the number of test
+    predictions: a few rows can make most of it.
+
+    Parameters
+    ----------
+    rows : list of ndarray
+        Per seed, the data set's rows of the test part (:func:`held_out_rows`).
+    labels : ndarray of shape (n_samples,)
+        The data set's classes.
+    ours, theirs : list of Scores
+        Per seed, on the same splits, with ``correct`` set.
+    top : int
+        Rows to list on each side.
+
+    Returns
+    -------
+    list of list of str
+        A header and, first, up to ``top`` rows ours gets wrong more often (most first),
+        then up to ``top`` that umap-learn gets wrong more often: the row, its class, the
+        seeds it was held out in, each method's wrong count, and the difference's share
+        of the total difference in errors.
+    """
+    n_rows = len(labels)
+    held_out = np.zeros(n_rows, int)
+    wrong = {"ours": np.zeros(n_rows, int), "theirs": np.zeros(n_rows, int)}
+    for test, a, b in zip(rows, ours, theirs, strict=True):
+        held_out[test] += 1
+        np.add.at(wrong["ours"], test, ~a.correct)
+        np.add.at(wrong["theirs"], test, ~b.correct)
+    diff = wrong["ours"] - wrong["theirs"]
+    total = int(diff.sum())
+    table = [["row", "class", "held out", "ours wrong", "umap-learn wrong", "share of gap"]]
+    worse = [i for i in np.argsort(-diff, kind="stable")[:top] if diff[i] > 0]
+    better = [i for i in np.argsort(diff, kind="stable")[:top] if diff[i] < 0]
+    for i in worse + better:
+        share = f"{diff[i] / total:+.0%}" if total else ""
+        table.append(
+            [
+                str(i),
+                str(labels[i]),
+                str(held_out[i]),
+                str(wrong["ours"][i]),
+                str(wrong["theirs"][i]),
+                share,
+            ]
+        )
+    return table
 
 
 def sweep_table(
@@ -308,6 +400,12 @@ def main(argv: list[str] | None = None) -> int:
         "--budget", nargs="+", type=int, metavar="NUM_BATCHES", help="step-budget table"
     )
     parser.add_argument(
+        "--errors",
+        type=int,
+        metavar="N",
+        help="list the N rows each method misclassifies more often than the other",
+    )
+    parser.add_argument(
         "--sweep",
         nargs="+",
         metavar=("NAME", "VALUE"),
@@ -321,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     seeds = range(args.first_seed, args.first_seed + max(1, args.seeds))
     if args.budget and args.sweep:
         parser.error("--budget and --sweep: give one of them")
+    if args.errors is not None and (args.budget or args.sweep):
+        parser.error("--errors: lists the comparison's rows; not with --budget or --sweep")
+    if args.errors is not None and args.errors < 1:
+        parser.error(f"--errors: expected at least 1 row, got {args.errors}")
     if args.sweep is not None and len(args.sweep) < 2:
         parser.error("--sweep: expected a parameter name and at least one value")
     if args.train_size is not None and args.train_size < 10:
@@ -364,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         for method, scores in results.items():
             rows.append([name, method, *summary(scores)])
         mean = {
-            method: {f: np.mean([getattr(s, f) for s in scores]) for f in Scores.__annotations__}
+            method: {f: np.mean([getattr(s, f) for s in scores]) for f in FIELDS}
             for method, scores in results.items()
         }
         a, b = mean["glass_box_umap"], mean["umap-learn"]
@@ -380,6 +482,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(format_table(rows))
         print(flush=True)
+        if args.errors:
+            errors = error_table(
+                [held_out_rows(name, seed) for seed in seeds],
+                _loader(name)(return_X_y=True)[1],
+                results["glass_box_umap"],
+                results["umap-learn"],
+                args.errors,
+            )
+            print(f"{name}: rows misclassified more often by one method, over the seeds")
+            print(format_table(errors))
+            print(flush=True)
     print(
         f"ours minus umap-learn, mean over {len(seeds)} seed(s)"
         + (" +- the standard error of the paired per-seed differences:" if len(seeds) > 1 else ":")

@@ -184,6 +184,8 @@ def test_generalization_sweeps_a_parameter_over_chosen_seeds(tmp_path):
     for bad_args, message in (
         (["--sweep", "across_noise"], "--sweep: expected a parameter name"),
         (["--train-size", "3"], "--train-size: expected at least 10 rows"),
+        (["--errors", "3", "--budget", "4"], "--errors: lists the comparison's rows"),
+        (["--errors", "0"], "--errors: expected at least 1 row"),
     ):
         bad = subprocess.run(
             [sys.executable, args[0], *bad_args],
@@ -193,6 +195,62 @@ def test_generalization_sweeps_a_parameter_over_chosen_seeds(tmp_path):
             env=cpu_env(),
         )
         assert bad.returncode == 2 and message in bad.stderr, (bad_args, bad.stderr)
+
+
+@pytest.mark.slow
+def test_generalization_lists_the_rows_behind_a_gap(tmp_path):
+    args = [str(ROOT / "benchmarks/generalization.py"), "--quick", "--seeds", "2"]
+    proc = subprocess.run(
+        [sys.executable, *args, "--errors", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**cpu_env(), "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "iris: rows misclassified more often by one method, over the seeds" in proc.stdout
+    assert re.search(r"^row\s+class\s+held out\s+ours wrong", proc.stdout, re.MULTILINE)
+
+
+def test_generalization_counts_each_rows_errors_over_the_seeds():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import generalization
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from sklearn.datasets import load_iris
+
+    # held_out_rows names the rows load_split holds out, in its order
+    X, y = load_iris(return_X_y=True)
+    rows = generalization.held_out_rows("iris", 4)
+    X_train, X_test, y_train, y_test = generalization.load_split("iris", 4)
+    train = np.setdiff1d(np.arange(len(y)), rows)
+    assert len(rows) == len(y_test) and len(train) == len(y_train)
+    np.testing.assert_array_equal(y[rows], y_test)
+    mean, std = X[train].mean(0), X[train].std(0)
+    np.testing.assert_allclose(X_test * std + mean, X[rows], atol=1e-12)
+
+    def scores(correct):
+        return generalization.Scores(0.0, 0.9, 0.9, 1.0, correct=np.array(correct, bool))
+
+    labels = np.array([0, 0, 1, 1, 2])
+    held = [np.array([0, 2, 4]), np.array([1, 2, 3])]
+    ours = [scores([True, False, False]), scores([True, False, True])]
+    theirs = [scores([True, True, True]), scores([False, True, True])]
+    # row 2: held out twice, ours wrong twice, theirs never; row 4: ours wrong once;
+    # row 1: theirs wrong once. Ours has 3 errors, theirs 1: a difference of 2.
+    table = generalization.error_table(held, labels, ours, theirs, top=5)
+    assert table[0][:5] == ["row", "class", "held out", "ours wrong", "umap-learn wrong"]
+    assert table[1:] == [
+        ["2", "1", "2", "2", "0", "+100%"],
+        ["4", "2", "1", "1", "0", "+50%"],
+        ["1", "0", "1", "0", "1", "-50%"],
+    ]
+    assert generalization.error_table(held, labels, ours, theirs, top=1)[1:] == [
+        ["2", "1", "2", "2", "0", "+100%"],
+        ["1", "0", "1", "0", "1", "-50%"],
+    ]
 
 
 def test_generalization_subsamples_the_train_part_only():
