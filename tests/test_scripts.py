@@ -241,15 +241,18 @@ def test_generalization_counts_each_rows_errors_over_the_seeds():
     # row 2: held out twice, ours wrong twice, theirs never; row 4: ours wrong once;
     # row 1: theirs wrong once. Ours has 3 errors, theirs 1: a difference of 2.
     table = generalization.error_table(held, labels, ours, theirs, top=5)
-    assert table[0][:5] == ["row", "class", "held out", "ours wrong", "umap-learn wrong"]
+    assert table[0] == ["row", "class", "held out", "ours wrong", "umap-learn wrong", "difference"]
+    totals = ["all rows", "", "6", "3", "1", "+2"]
     assert table[1:] == [
-        ["2", "1", "2", "2", "0", "+100%"],
-        ["4", "2", "1", "1", "0", "+50%"],
-        ["1", "0", "1", "0", "1", "-50%"],
+        ["2", "1", "2", "2", "0", "+2"],
+        ["4", "2", "1", "1", "0", "+1"],
+        ["1", "0", "1", "0", "1", "-1"],
+        totals,
     ]
     assert generalization.error_table(held, labels, ours, theirs, top=1)[1:] == [
-        ["2", "1", "2", "2", "0", "+100%"],
-        ["1", "0", "1", "0", "1", "-50%"],
+        ["2", "1", "2", "2", "0", "+2"],
+        ["1", "0", "1", "0", "1", "-1"],
+        totals,
     ]
 
 
