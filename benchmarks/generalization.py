@@ -133,6 +133,12 @@ def held_out_rows(name: str, seed: int = 0) -> np.ndarray:
     The same ``train_test_split`` call on the row numbers: the split depends only on the
     number of rows, the labels and the seed.
 
+    Parameters
+    ----------
+    name : {'digits', 'wine', 'iris'}
+    seed : int
+        ``random_state`` of the split.
+
     Returns
     -------
     ndarray of shape (n_test,), int
