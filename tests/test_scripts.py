@@ -142,21 +142,26 @@ def test_every_script_is_listed():
     assert on_disk == set(SCRIPTS)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("script", _cases())
-def test_script_runs_quick_and_prints_its_table(script, tmp_path):
-    patterns, files = SCRIPTS[script]
-    args = [sys.executable, str(ROOT / script), "--quick"]
-    if script.startswith("examples/"):
-        args += ["--out", str(tmp_path)]
-    proc = subprocess.run(
-        args,
-        cwd=tmp_path,  # anything a script writes by default lands here, not in the checkout
+def _run_quick(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``python *args`` in ``cwd``, as a user runs it: on the CPU, warnings off, 5 minutes."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,  # anything a script writes by default lands here, not in the checkout
         capture_output=True,
         text=True,
         timeout=300,
         env={**cpu_env(), "PYTHONWARNINGS": "ignore"},
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", _cases())
+def test_script_runs_quick_and_prints_its_table(script, tmp_path):
+    patterns, files = SCRIPTS[script]
+    args = [str(ROOT / script), "--quick"]
+    if script.startswith("examples/"):
+        args += ["--out", str(tmp_path)]
+    proc = _run_quick(args, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for pattern in patterns:
         assert re.search(pattern, proc.stdout, re.MULTILINE), (pattern, proc.stdout[-3000:])
@@ -168,14 +173,7 @@ def test_script_runs_quick_and_prints_its_table(script, tmp_path):
 def test_generalization_sweeps_a_parameter_over_chosen_seeds(tmp_path):
     args = [str(ROOT / "benchmarks/generalization.py"), "--quick", "--first-seed", "3"]
     args += ["--sweep", "across_noise", "0", "1.0"]
-    proc = subprocess.run(
-        [sys.executable, *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**cpu_env(), "PYTHONWARNINGS": "ignore"},
-    )
+    proc = _run_quick(args, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for pattern in (r"seeds s = 3$", r"^iris\s+umap-learn\s+\d", r"^iris\s+0\s+0\.\d{3}\s"):
         assert re.search(pattern, proc.stdout, re.MULTILINE), (pattern, proc.stdout[-3000:])
@@ -200,14 +198,7 @@ def test_generalization_sweeps_a_parameter_over_chosen_seeds(tmp_path):
 @pytest.mark.slow
 def test_generalization_lists_the_rows_behind_a_gap(tmp_path):
     args = [str(ROOT / "benchmarks/generalization.py"), "--quick", "--seeds", "2"]
-    proc = subprocess.run(
-        [sys.executable, *args, "--errors", "2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**cpu_env(), "PYTHONWARNINGS": "ignore"},
-    )
+    proc = _run_quick([*args, "--errors", "2"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "iris: rows misclassified more often by one method, over the seeds" in proc.stdout
     assert re.search(r"^row\s+class\s+held out\s+ours wrong", proc.stdout, re.MULTILINE)
