@@ -247,6 +247,27 @@ def test_generalization_counts_each_rows_errors_over_the_seeds():
     ]
 
 
+def test_generalization_scores_bundled_data_no_default_was_chosen_on():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import generalization
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from sklearn.datasets import load_breast_cancer
+
+    # a choice of --datasets, not of a default run, split and scaled as the others
+    assert "breast_cancer" in generalization.EXTRA_DATASETS
+    assert "breast_cancer" not in generalization.DATASETS
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = generalization.load_split("breast_cancer", 2)
+    assert X_train.shape == (381, 30) and X_test.shape == (188, 30)
+    np.testing.assert_allclose(X_train.mean(0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(X_train.std(0), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(y[generalization.held_out_rows("breast_cancer", 2)], y_test)
+    with pytest.raises(SystemExit):
+        generalization.main(["--datasets", "olivetti"])
+
+
 def test_generalization_subsamples_the_train_part_only():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
