@@ -204,12 +204,18 @@ def test_generalization_lists_the_rows_behind_a_gap(tmp_path):
     assert re.search(r"^row\s+class\s+held out\s+ours wrong", proc.stdout, re.MULTILINE)
 
 
-def test_generalization_counts_each_rows_errors_over_the_seeds():
+def _generalization():
+    """``benchmarks/generalization.py`` as a module (the benchmarks are not a package)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import generalization
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+    return generalization
+
+
+def test_generalization_counts_each_rows_errors_over_the_seeds():
+    generalization = _generalization()
     from sklearn.datasets import load_iris
 
     # held_out_rows names the rows load_split holds out, in its order
@@ -248,17 +254,13 @@ def test_generalization_counts_each_rows_errors_over_the_seeds():
 
 
 def test_generalization_scores_bundled_data_no_default_was_chosen_on():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import generalization
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    generalization = _generalization()
     from sklearn.datasets import load_breast_cancer
 
     # a choice of --datasets, not of a default run, split and scaled as the others
     assert "breast_cancer" in generalization.EXTRA_DATASETS
     assert "breast_cancer" not in generalization.DATASETS
-    X, y = load_breast_cancer(return_X_y=True)
+    y = load_breast_cancer().target
     X_train, X_test, y_train, y_test = generalization.load_split("breast_cancer", 2)
     assert X_train.shape == (381, 30) and X_test.shape == (188, 30)
     np.testing.assert_allclose(X_train.mean(0), 0.0, atol=1e-12)
@@ -269,11 +271,7 @@ def test_generalization_scores_bundled_data_no_default_was_chosen_on():
 
 
 def test_generalization_subsamples_the_train_part_only():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import generalization
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    generalization = _generalization()
     X_train, X_test, y_train, y_test = generalization.load_split("digits", 3)
     X_sub, X_test_sub, y_sub, y_test_sub = generalization.load_split("digits", 3, 300)
     assert X_sub.shape == (300, 64) and len(y_sub) == 300
@@ -291,11 +289,7 @@ def test_generalization_subsamples_the_train_part_only():
 
 
 def test_generalization_pairs_the_seeds_in_its_differences():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import generalization
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    generalization = _generalization()
 
     def scores(accuracies):
         return [generalization.Scores(a, 0.9, 0.9, 1.0) for a in accuracies]
